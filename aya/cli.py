@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -151,6 +152,53 @@ def sandbox_credentials_command(
     write.write_text(text, encoding="utf-8")
     write.chmod(0o600)
     console.print(f"wrote sandbox credentials to {write}")
+
+
+@app.command("ingest")
+def ingest_command(
+    tenant: Annotated[list[str] | None, typer.Option(help="Tenant id (repeatable).")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Source, or fx (repeatable).")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
+    to: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD).")] = None,
+    workers: Annotated[int, typer.Option(help="Parallel extractions.")] = 4,
+    tenants_file: TenantsFile = None,
+) -> None:
+    """Load tenants' sources into the warehouse; exit 1 if any tenant × source failed."""
+    from rich.live import Live
+
+    from ingestion.progress import ProgressBoard
+    from ingestion.runner import IngestRequest, ingest, plan_runs
+
+    known = {s.value for s in SourceName} | {"fx"}
+    for name in source or []:
+        if name not in known:
+            raise typer.BadParameter(f"unknown source {name!r}; choose from {sorted(known)}")
+    registry = _registry(tenants_file)
+    request = IngestRequest(
+        tenant_ids=tuple(tenant or ()),
+        sources=tuple(source or ()),
+        first_day=_day(from_) if from_ else None,
+        last_day=_day(to) if to else None,
+    )
+    try:
+        runs = plan_runs(registry, request)
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    board = ProgressBoard(runs)
+    with Live(board.table(), console=console, refresh_per_second=4, transient=True) as live:
+        worker = threading.Thread(
+            target=ingest, args=(registry, request, runs, workers), daemon=True
+        )
+        worker.start()
+        while worker.is_alive():
+            live.update(board.table())
+            worker.join(timeout=0.25)
+    console.print(board.table(title="ingestion summary"))
+    failed = [run for run in runs if run.failed]
+    if failed:
+        console.print(f"[red]{len(failed)} of {len(runs)} tenant × source runs failed[/red]")
+        raise typer.Exit(1)
 
 
 @bench_app.command("sandbox")

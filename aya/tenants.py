@@ -102,19 +102,7 @@ class SourceConfig(_Strict):
 
     def resolved_base_url(self, default: str) -> str:
         """The API base URL with `${ENV_VAR}` references expanded, or `default` if unset."""
-        if self.base_url is None:
-            return default
-
-        def expand(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in os.environ:
-                raise TenantRegistryError(
-                    f"base_url {self.base_url!r} refers to ${{{name}}}, which is not set: "
-                    f"export {name} (for the sandbox: the URL `aya sandbox serve` prints)"
-                )
-            return os.environ[name].rstrip("/")
-
-        return ENV_REFERENCE_PATTERN.sub(expand, self.base_url)
+        return resolve_base_url(self.base_url, default)
 
 
 class Attribution(_Strict):
@@ -267,6 +255,9 @@ class FxConfig(_Strict):
 
     base_url: str | None = None
 
+    def resolved_base_url(self, default: str) -> str:
+        return resolve_base_url(self.base_url, default)
+
 
 class TenantRegistry(_Strict):
     """All tenants of the agency, in file order."""
@@ -304,6 +295,23 @@ def _iana_timezones() -> frozenset[str]:
 _TIMEZONES: frozenset[str] | None = None
 
 
+def resolve_base_url(base_url: str | None, default: str) -> str:
+    """`base_url` with `${ENV_VAR}` references expanded, or `default` when it is unset."""
+    if base_url is None:
+        return default
+
+    def expand(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise TenantRegistryError(
+                f"base_url {base_url!r} refers to ${{{name}}}, which is not set: "
+                f"export {name} (for the sandbox: the URL `aya sandbox serve` prints)"
+            )
+        return os.environ[name].rstrip("/")
+
+    return ENV_REFERENCE_PATTERN.sub(expand, base_url).rstrip("/")
+
+
 def tenants_file_path() -> Path:
     """Where the registry lives: `AYA_TENANTS_FILE`, else `tenants.yaml` in the working dir."""
     return Path(os.environ.get("AYA_TENANTS_FILE", DEFAULT_TENANTS_FILE))
@@ -338,7 +346,7 @@ def parse_registry(document: Any, source_name: str = "tenants.yaml") -> TenantRe
 
 
 def _describe(error: Any, document: dict[str, Any], source_name: str) -> str:
-    location = list(error["loc"])
+    location = [part for part in error["loc"] if part != "[key]"]
     message = error["msg"].removeprefix("Value error, ")
     if location[:1] == ["tenants"] and len(location) >= 2 and isinstance(location[1], int):
         index = location[1]

@@ -33,6 +33,7 @@ ORGANIC_ORDERS_PER_DAY = 40.0
 NEW_CUSTOMERS_PER_DAY = 120  # size of each day's block of customer ids (at scale 1)
 JOURNEY_MISSING_SHARE = 0.04
 REFUND_SHARE = 0.09
+MAX_REFUND_DELAY_DAYS = 20  # an order changes (updated_at) at most this long after creation
 
 _PRODUCTS_USD = (
     ("Linen Midi Dress", 129.0),
@@ -282,7 +283,7 @@ def _make_order(
     refund = None
     if rng.random() < REFUND_SHARE:
         item = items[int(rng.integers(len(items)))]
-        delay = timedelta(days=float(rng.uniform(2, 20)))
+        delay = timedelta(days=float(rng.uniform(2, MAX_REFUND_DELAY_DAYS)))
         refund = Refund(
             id=order_id + 1_000_000_000_000,
             created_at=created_at + delay,
@@ -443,7 +444,8 @@ def customer(shop: Shop, index: int) -> Customer:
     """Customer `index` of the shop; each day opens a block of `customers_per_day` ids."""
     day = index // shop.customers_per_day
     start = local_midnight_utc(day, shop.timezone)
-    offset = (index % shop.customers_per_day) * 86_000 / shop.customers_per_day
+    day_seconds = (local_midnight_utc(day + 1, shop.timezone) - start).total_seconds()
+    offset = (index % shop.customers_per_day) * (day_seconds - 60) / shop.customers_per_day
     first_names = ("Ava", "Noah", "Mia", "Liam", "Zoe", "Omar", "Ines", "Kenji", "Sofia", "Ravi")
     last_names = ("Patel", "Garcia", "Smith", "Nguyen", "Müller", "Rossi", "Kim", "Okafor")
     return Customer(
