@@ -124,7 +124,7 @@ def _extract_and_load(pipeline: dlt.Pipeline, source: DltSource, run: SourceRun)
     try:
         pipeline.extract(source, schema_contract=SCHEMA_CONTRACT, loader_file_format="parquet")
     except Exception:
-        pipeline.drop_pending_packages()  # a partial window is never committed
+        pipeline.abort_packages()  # a partial window is never committed
         raise
     run.start("loading")
     with WAREHOUSE_WRITE_LOCK:

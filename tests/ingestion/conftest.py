@@ -22,7 +22,10 @@ from tests.conftest import SANDBOX_TODAY
 
 @pytest.fixture
 def warehouse(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: SandboxServer, registry: TenantRegistry
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sandbox: SandboxServer,
+    registry: TenantRegistry,
 ) -> Path:
     """Path of a fresh warehouse; AYA_DATA_DIR, AYA_SANDBOX_URL and credentials are set."""
     monkeypatch.setenv("AYA_DATA_DIR", str(tmp_path))
