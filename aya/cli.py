@@ -197,6 +197,8 @@ def ingest_command(
     console.print(board.table(title="ingestion summary"))
     failed = [run for run in runs if run.failed]
     if failed:
+        for run in failed:  # in full: the table may have cut them
+            console.print(f"[red]✗[/red] {run.error}", soft_wrap=True)
         console.print(f"[red]{len(failed)} of {len(runs)} tenant × source runs failed[/red]")
         raise typer.Exit(1)
 

@@ -86,6 +86,7 @@ class SourceConfig(_Strict):
 
     account_id: Annotated[str, Field(min_length=1)]
     base_url: str | None = None
+    token_url: str | None = None  # OAuth token endpoint, for sources that refresh tokens
     restatement_days: Annotated[int | None, Field(ge=0, le=400)] = None
 
     @field_validator("account_id", mode="before")
@@ -93,7 +94,7 @@ class SourceConfig(_Strict):
     def _account_id_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) else value
 
-    @field_validator("base_url")
+    @field_validator("base_url", "token_url")
     @classmethod
     def _url_shape(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://", "${")):
@@ -103,6 +104,10 @@ class SourceConfig(_Strict):
     def resolved_base_url(self, default: str) -> str:
         """The API base URL with `${ENV_VAR}` references expanded, or `default` if unset."""
         return resolve_base_url(self.base_url, default)
+
+    def resolved_token_url(self, default: str) -> str:
+        """The OAuth token endpoint with `${ENV_VAR}` references expanded, or `default`."""
+        return resolve_base_url(self.token_url, default)
 
 
 class Attribution(_Strict):

@@ -120,7 +120,7 @@ def _linkedin_ads(http: httpx.Client, tenant: Tenant, first: date, last: date) -
     token = sandbox_credentials(tenant.id, SourceName.LINKEDIN_ADS)["access_token"]
     headers = {
         "Authorization": f"Bearer {token}",
-        "LinkedIn-Version": "202410",
+        "LinkedIn-Version": f"{BENCH_TODAY:%Y%m}",  # versions live a year
         "X-Restli-Protocol-Version": "2.0.0",
     }
     rows, start = 0, first

@@ -100,10 +100,10 @@ class ApiClient:
         """The decoded JSON answer, after retries; raises `SourceError` otherwise."""
         url = path_or_url if "://" in path_or_url else f"{self.base_url}{path_or_url}"
         endpoint = endpoint or f"{method} {path_or_url.split('?')[0]}"
-        response = self._send(method, url, endpoint, params, json_body, form, headers)
+        response = self.send(method, url, endpoint, params, json_body, form, headers)
         if response.status_code == 401 and self._refresh_auth is not None:
             self.headers.update(self._refresh_auth())
-            response = self._send(method, url, endpoint, params, json_body, form, headers)
+            response = self.send(method, url, endpoint, params, json_body, form, headers)
         if response.status_code in (401, 403):
             raise self.fail(
                 endpoint,
@@ -133,16 +133,17 @@ class ApiClient:
         self.run.count_page()
         return payload
 
-    def _send(
+    def send(
         self,
         method: str,
         url: str,
         endpoint: str,
-        params: Mapping[str, Any] | None,
-        json_body: Any,
-        form: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
+        """The response after retries, whatever its status; `SourceError` if unreachable."""
         try:
             return self._session.request(
                 method,

@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import dlt
+
+# dlt imports pyarrow lazily, when it writes its first parquet file: importing it here, before
+# the extraction threads start, keeps two threads from racing on a half-imported module.
+import dlt.common.libs.pyarrow
 from dlt.common.pipeline import LoadInfo
 from dlt.extract.source import DltSource
 
@@ -128,8 +132,23 @@ def _extract_and_load(pipeline: dlt.Pipeline, source: DltSource, run: SourceRun)
         raise
     run.start("loading")
     with WAREHOUSE_WRITE_LOCK:
+        _drop_packages_already_normalized(pipeline)
         pipeline.normalize()
         return pipeline.load()
+
+
+def _drop_packages_already_normalized(pipeline: dlt.Pipeline) -> None:
+    """Mend what a process killed inside dlt's normalize commit leaves behind.
+
+    dlt commits a normalized package by renaming it into the load folder and then deleting its
+    extracted copy; a SIGKILL between the two leaves both. The normalized one is complete and
+    `load()` finishes it, so the extracted copy is deleted instead of being normalized again
+    (which would fail on the existing folder and block the pipeline for good).
+    """
+    committed = set(pipeline.list_normalized_load_packages())
+    extracted = pipeline._get_normalize_storage().extracted_packages
+    for load_id in committed & set(extracted.list_packages()):
+        extracted.delete_package(load_id)
 
 
 def _pipeline(name: str, dataset: str) -> dlt.Pipeline:
