@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import sys
-import threading
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -164,9 +163,7 @@ def ingest_command(
     tenants_file: TenantsFile = None,
 ) -> None:
     """Load tenants' sources into the warehouse; exit 1 if any tenant × source failed."""
-    from rich.live import Live
-
-    from ingestion.progress import ProgressBoard
+    from ingestion.progress import show_live
     from ingestion.runner import IngestRequest, ingest, plan_runs
 
     known = {s.value for s in SourceName} | {"fx"}
@@ -185,21 +182,8 @@ def ingest_command(
     except ValueError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
-    board = ProgressBoard(runs)
-    with Live(board.table(), console=console, refresh_per_second=4, transient=True) as live:
-        worker = threading.Thread(
-            target=ingest, args=(registry, request, runs, workers), daemon=True
-        )
-        worker.start()
-        while worker.is_alive():
-            live.update(board.table())
-            worker.join(timeout=0.25)
-    console.print(board.table(title="ingestion summary"))
-    failed = [run for run in runs if run.failed]
-    if failed:
-        for run in failed:  # in full: the table may have cut them
-            console.print(f"[red]✗[/red] {run.error}", soft_wrap=True)
-        console.print(f"[red]{len(failed)} of {len(runs)} tenant × source runs failed[/red]")
+    show_live(runs, lambda: ingest(registry, request, runs, workers), console)
+    if any(run.failed for run in runs):
         raise typer.Exit(1)
 
 
@@ -213,6 +197,19 @@ def bench_sandbox(
 
     for line in run_sandbox_benchmark(_registry(tenants_file), days):
         console.print(line)
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    tenants: Annotated[int, typer.Option(help="Synthetic tenants to load.")] = 3,
+    days: Annotated[int, typer.Option(help="Days per tenant to load.")] = 30,
+    tenants_file: TenantsFile = None,
+) -> None:
+    """Rows/s and peak memory per source, next to a json → Arrow → DuckDB baseline."""
+    from benchmarks.ingest_throughput import run_ingest_benchmark
+
+    for line in run_ingest_benchmark(_registry(tenants_file), tenants, days):
+        console.print(line, soft_wrap=True)
 
 
 @app.command("demo")

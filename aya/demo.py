@@ -1,8 +1,9 @@
-"""`aya demo`: start the sandbox and show, per demo tenant, what every endpoint serves.
+"""`aya demo`: start the sandbox, show what it serves, and load every demo tenant from it.
 
-For now the demo stops at the sources: it serves the vendor APIs, summarises the last days of
-ground truth per tenant and source, and prints where each API lives. Later stages (ingestion,
-models, Dagster) extend it.
+The demo serves the vendor APIs, prints where each lives and summarises the last days of ground
+truth per tenant and source; then it ingests every tenant × source (plus FX) into
+`AYA_DATA_DIR/warehouse.duckdb` with the sandbox's credentials, exactly as `aya ingest` does,
+and keeps serving until Ctrl+C (`--no-serve` stops after loading).
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from rich.console import Console
 from rich.table import Table
 
 from aya.tenants import TenantRegistry
+from ingestion.progress import show_live
+from ingestion.runner import IngestRequest, ingest, plan_runs
+from ingestion.settings import warehouse_path
 from sandbox.app import VENDOR_PREFIXES
+from sandbox.credentials import credential_variables
 from sandbox.server import SandboxServer
 from sandbox.world.tenant_world import World
 from sandbox.world.truth import truth
@@ -35,8 +40,11 @@ def run_demo(
     first = last - timedelta(days=days - 1)
     for tenant in registry.tenants:
         _print_tenant_summary(server.world, tenant.id, first, last, console)
+    loaded = _load_every_tenant(registry, server, console)
     if not serve:
         server.stop()
+        if not loaded:
+            raise SystemExit(1)
         return
     console.print("Serving; press Ctrl+C to stop.")
     try:
@@ -44,6 +52,16 @@ def run_demo(
             time.sleep(3600)
     except KeyboardInterrupt:
         server.stop()
+
+
+def _load_every_tenant(registry: TenantRegistry, server: SandboxServer, console: Console) -> bool:
+    """`aya ingest` for every tenant, with the sandbox's credentials; True if all loaded."""
+    os.environ.update(credential_variables(registry))
+    request = IngestRequest(today=server.world.today_date())
+    runs = plan_runs(registry, request)
+    console.print(f"[bold]Loading[/bold] every demo tenant into {warehouse_path()}")
+    show_live(runs, lambda: ingest(registry, request, runs), console)
+    return not any(run.failed for run in runs)
 
 
 def _print_endpoints(registry: TenantRegistry, url: str, console: Console) -> None:

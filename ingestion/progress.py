@@ -2,15 +2,18 @@
 
 Sources report pages and rows into their `SourceRun`; the runner moves each run through
 waiting → extracting → loading → done/failed. `ProgressBoard` renders the runs as a rich table,
-live while the run goes and once more at the end.
+live while the run goes (`show_live`) and once more at the end, failures in full.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 
 
@@ -77,3 +80,21 @@ class ProgressBoard:
                 run.error or "",
             )
         return table
+
+
+def show_live(runs: list[SourceRun], work: Callable[[], object], console: Console) -> None:
+    """Run `work` in a thread while the board of `runs` updates live; then print the summary
+    table and every failure in full (a table cell may cut it)."""
+    board = ProgressBoard(runs)
+    with Live(board.table(), console=console, refresh_per_second=4, transient=True) as live:
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        while worker.is_alive():
+            live.update(board.table())
+            worker.join(timeout=0.25)
+    console.print(board.table(title="ingestion summary"))
+    failed = [run for run in runs if run.failed]
+    for run in failed:
+        console.print(f"[red]✗[/red] {run.error}", soft_wrap=True)
+    if failed:
+        console.print(f"[red]{len(failed)} of {len(runs)} tenant × source runs failed[/red]")

@@ -412,7 +412,7 @@ def shop(api: AdminApi, context: SourceContext) -> Iterator[list[dict[str, Any]]
     name="orders",
     primary_key=PRIMARY_KEY,
     write_disposition="merge",
-    columns={"updated_at": {"dedup_sort": "desc"}, **_nullable(timestamp=("cancelled_at",))},
+    columns={"updatedAt": {"dedup_sort": "desc"}, **_nullable(timestamp=("cancelled_at",))},
     nested_hints={
         "refunds": {"columns": _nullable(text=("note",))},
         ("customer_journey_summary", "moments"): {
@@ -468,7 +468,7 @@ def _complete(api: AdminApi, node: dict[str, Any]) -> dict[str, Any]:
     name="customers",
     primary_key=PRIMARY_KEY,
     write_disposition="merge",
-    columns={"updated_at": {"dedup_sort": "desc"}},
+    columns={"updatedAt": {"dedup_sort": "desc"}},
 )
 def customers(
     api: AdminApi, context: SourceContext, cursor: dlt.sources.incremental[datetime] | None

@@ -12,6 +12,16 @@ from aya.tenants import TenantRegistry
 from sandbox.world.tenant_world import sandbox_credentials
 
 
+def credential_variables(registry: TenantRegistry) -> dict[str, str]:
+    """Every tenant's sandbox credentials as dlt environment variables (name → value)."""
+    return {
+        f"SOURCES__{source.value.upper()}__{tenant.id.upper()}__{key.upper()}": value
+        for tenant in registry.tenants
+        for source in tenant.sources
+        for key, value in sandbox_credentials(tenant.id, source).items()
+    }
+
+
 def secrets_toml(registry: TenantRegistry) -> str:
     """A secrets.toml text holding every tenant's sandbox credentials."""
     lines = [

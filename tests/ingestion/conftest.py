@@ -15,8 +15,8 @@ import pytest
 from aya.tenants import TenantRegistry
 from ingestion.progress import SourceRun
 from ingestion.runner import IngestRequest, ingest
+from sandbox.credentials import credential_variables
 from sandbox.server import SandboxServer
-from sandbox.world.tenant_world import sandbox_credentials
 from tests.conftest import SANDBOX_TODAY
 
 
@@ -30,11 +30,8 @@ def warehouse(
     """Path of a fresh warehouse; AYA_DATA_DIR, AYA_SANDBOX_URL and credentials are set."""
     monkeypatch.setenv("AYA_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("AYA_SANDBOX_URL", sandbox.url)
-    for tenant in registry.tenants:
-        for source in tenant.sources:
-            for key, value in sandbox_credentials(tenant.id, source).items():
-                variable = f"SOURCES__{source.value.upper()}__{tenant.id.upper()}__{key.upper()}"
-                monkeypatch.setenv(variable, value)
+    for variable, value in credential_variables(registry).items():
+        monkeypatch.setenv(variable, value)
     return tmp_path / "warehouse.duckdb"
 
 
