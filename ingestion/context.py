@@ -59,6 +59,7 @@ class SourceContext:
             else None,
             lag=lag or None,
             range_end="open",
+            primary_key=(),  # no boundary dedup: the merge on natural keys removes duplicates
         )
 
     def window_start(self, cursor: dlt.sources.incremental) -> date:

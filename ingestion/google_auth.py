@@ -6,13 +6,17 @@ endpoint (`token_url` in tenants.yaml, by default https://oauth2.googleapis.com/
 refresh-token grant; an access token that expires during a run is renewed by the `ApiClient`
 when the API answers 401. Google's refusals (`invalid_grant`, `invalid_client`,
 `unauthorized_client`) become one clear `SourceError` saying which credential to renew.
+`google_api_client` hands each connector's own `response_hooks` and `explain_refusal` (Google's
+error envelope in that API's terms) to its `ApiClient`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aya.tenants import SourceName
 from ingestion.context import SourceContext
-from ingestion.http import ApiClient
+from ingestion.http import ApiClient, RefusalExplainer, ResponseHook
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 TOKEN_ENDPOINT = "POST /token (OAuth refresh-token grant)"
@@ -76,8 +80,15 @@ class GoogleAuth:
         )
 
 
-def google_api_client(context: SourceContext, **headers: str) -> ApiClient:
-    """An `ApiClient` that sends a bearer token, renews it once on a 401 and redacts it."""
+def google_api_client(
+    context: SourceContext,
+    *,
+    response_hooks: Iterable[ResponseHook] = (),
+    explain_refusal: RefusalExplainer | None = None,
+    **headers: str,
+) -> ApiClient:
+    """An `ApiClient` that sends a bearer token, renews it once on a 401 and redacts it; the
+    hooks and the explainer are `ApiClient`'s, `headers` are sent with every request."""
     auth = GoogleAuth(context)
 
     def renewed_headers() -> dict[str, str]:
@@ -85,6 +96,11 @@ def google_api_client(context: SourceContext, **headers: str) -> ApiClient:
         client.add_secret(auth.secrets[-1])
         return fresh
 
-    client = context.client(headers=headers, refresh_auth=renewed_headers)
+    client = context.client(
+        headers=headers,
+        refresh_auth=renewed_headers,
+        response_hooks=response_hooks,
+        explain_refusal=explain_refusal,
+    )
     client.headers.update(renewed_headers())
     return client

@@ -3,15 +3,15 @@
 Each tenant × source is its own dlt pipeline (`aya__<source>__<tenant>`) writing dataset
 `raw_<source>__<tenant>` in the warehouse. Extraction (the slow, API-bound part) runs in a thread
 pool; normalising and loading into DuckDB, which allows one writer per file, happen one pipeline
-at a time under `WAREHOUSE_WRITE_LOCK`. A failure (bad credentials, an API down or answering
-garbage) fails that tenant × source only: its extracted data is dropped, its cursor stays where
-it was, and every other run completes. FX rates, shared by all tenants, load once per run.
+at a time, across threads and processes, under `aya.warehouse.warehouse_lock()`. A failure (bad
+credentials, an API down or answering garbage) fails that tenant × source only: its extracted
+data is dropped, its cursor stays where it was, and every other run completes. FX rates, shared
+by all tenants, load once per run.
 """
 
 from __future__ import annotations
 
 import importlib
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ from dlt.common.pipeline import LoadInfo
 from dlt.extract.source import DltSource
 
 from aya.tenants import SourceName, Tenant, TenantRegistry
+from aya.warehouse import warehouse_lock
 from ingestion import fx
 from ingestion.context import SourceContext
 from ingestion.credentials import source_credentials
@@ -41,7 +42,6 @@ from ingestion.settings import (
     warehouse_path,
 )
 
-WAREHOUSE_WRITE_LOCK = threading.Lock()
 SCHEMA_CONTRACT = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
 FX_HISTORY_DAYS = 400
 
@@ -131,7 +131,7 @@ def _extract_and_load(pipeline: dlt.Pipeline, source: DltSource, run: SourceRun)
         pipeline.abort_packages()  # a partial window is never committed
         raise
     run.start("loading")
-    with WAREHOUSE_WRITE_LOCK:
+    with warehouse_lock():
         _drop_packages_already_normalized(pipeline)
         pipeline.normalize()
         return pipeline.load()

@@ -1,10 +1,12 @@
 """The GA4 Data API (v1beta) `properties/{id}:runReport`, for traffic and key events by source.
 
 Follows developers.google.com/analytics/devguides/reporting/data/v1: a POST body with
-`dateRanges`, `dimensions`, `metrics`, `limit` and `offset` (int64, so strings are accepted);
-the answer has `dimensionHeaders`, `metricHeaders` with types, `rows` of string values, dates as
-YYYYMMDD, the total `rowCount` whatever the page, `metadata` with the property's currency and
-timezone, and `propertyQuota` when `returnPropertyQuota` is true. Authentication is an OAuth
+`dateRanges`, `dimensions`, `metrics`, `limit` and `offset` (int64, so strings are accepted;
+`limit` must be positive and at most 250,000 rows come back whatever it asks); the answer has
+`dimensionHeaders`, `metricHeaders` with types, `rows` of string values ordered by the
+dimensions, dates as YYYYMMDD, the total `rowCount` whatever the page, `metadata` with the
+property's currency and timezone, and `propertyQuota` when `returnPropertyQuota` is true. As
+proto3 JSON, an empty report has neither `rows` nor `rowCount`. Authentication is an OAuth
 bearer token from the sandbox's Google token endpoint; errors use the google.rpc envelope.
 """
 
@@ -21,7 +23,7 @@ from starlette.routing import Route
 
 from aya.tenants import SourceName, Tenant
 from sandbox.api.common import served_days, take_fault, world_of
-from sandbox.api.google_oauth import authenticate_bearer, google_error
+from sandbox.api.google_oauth import TOKEN_EXPIRED, authenticate_bearer, error_info, google_error
 from sandbox.faults import FaultKind
 from sandbox.world.analytics import ga4_day_rows
 from sandbox.world.calendar import day_number
@@ -87,10 +89,11 @@ def _fault_response(kind: FaultKind, seconds: float) -> Response:
         return google_error(503, "UNAVAILABLE", "The service is currently unavailable.")
     if kind is FaultKind.EXPIRED_TOKEN:
         return google_error(
-            401,
-            "UNAUTHENTICATED",
-            "Request had invalid authentication credentials. Expected OAuth 2 access token, "
-            "login cookie or other valid authentication credential.",
+            TOKEN_EXPIRED.code,
+            TOKEN_EXPIRED.status,
+            TOKEN_EXPIRED.message,
+            error_info(TOKEN_EXPIRED, SourceName.GA4),
+            headers=TOKEN_EXPIRED.headers,
         )
     return Response(
         '{"dimensionHeaders": [{"name": "date"}], "rows": [{"dimensionVal',
@@ -105,8 +108,10 @@ def _report(world: World, tenant: Tenant, body: dict, drifting: bool) -> dict:
     _validate(dimensions, metrics)
     limit = int(body.get("limit", DEFAULT_LIMIT))
     offset = int(body.get("offset", 0))
-    if not 0 < limit <= MAX_LIMIT or offset < 0:
-        raise _InvalidArgumentError(f"limit must be in (0, {MAX_LIMIT}] and offset >= 0")
+    if limit <= 0:
+        raise _InvalidArgumentError("limit must be positive")
+    if offset < 0:
+        raise _InvalidArgumentError("offset must not be negative")
     ranges = body.get("dateRanges") or []
     if len(ranges) != 1:
         raise _InvalidArgumentError("exactly one dateRange is supported by this sandbox")
@@ -126,7 +131,7 @@ def _report(world: World, tenant: Tenant, body: dict, drifting: bool) -> dict:
             else:
                 totals[key] = values
     keys = sorted(totals)
-    page = keys[offset : offset + limit]
+    page = keys[offset : offset + min(limit, MAX_LIMIT)]
     metric_headers = [{"name": name, "type": METRICS[name][0]} for name in metrics]
     if drifting:
         metric_headers.append({"name": DRIFT_METRIC[0], "type": DRIFT_METRIC[1]})
@@ -138,8 +143,10 @@ def _report(world: World, tenant: Tenant, body: dict, drifting: bool) -> dict:
         "metadata": {"currencyCode": tenant.reporting_currency, "timeZone": tenant.timezone},
         "kind": "analyticsData#runReport",
     }
-    if not page:
+    if not page:  # proto3 JSON leaves out empty lists and zero numbers
         del report["rows"]
+    if not keys:
+        del report["rowCount"]
     if body.get("returnPropertyQuota"):
         report["propertyQuota"] = _property_quota()
     return report
