@@ -87,8 +87,9 @@ def google_api_client(
     explain_refusal: RefusalExplainer | None = None,
     **headers: str,
 ) -> ApiClient:
-    """An `ApiClient` that sends a bearer token, renews it once on a 401 and redacts it; the
-    hooks and the explainer are `ApiClient`'s, `headers` are sent with every request."""
+    """An `ApiClient` that fetches a bearer token on its first request (building it does no
+    I/O), renews it once on a 401 and redacts it; the hooks and the explainer are
+    `ApiClient`'s, `headers` are sent with every request."""
     auth = GoogleAuth(context)
 
     def renewed_headers() -> dict[str, str]:
@@ -102,5 +103,4 @@ def google_api_client(
         response_hooks=response_hooks,
         explain_refusal=explain_refusal,
     )
-    client.headers.update(renewed_headers())
     return client

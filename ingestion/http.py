@@ -9,8 +9,8 @@ the status before any predicate, so a vendor's wait hint in a 429 body never rea
 decision and may set `Retry-After` from it. Whatever still fails becomes a `SourceError` naming
 the tenant, source and endpoint, with secrets redacted: `explain_refusal` may say what a final
 error answer means in the vendor's terms (a `Refusal`: problem and action); otherwise a generic
-message per status does. An expired OAuth token is refreshed once through `refresh_auth` before
-giving up.
+message per status does. `refresh_auth` supplies the auth headers before the first request and
+renews an expired OAuth token once, on a 401, before giving up.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ class ApiClient:
         self.headers = dict(headers or {})
         self.secrets = [s for s in secrets if s]
         self._refresh_auth = refresh_auth
+        self._authenticated = False
         self._explain_refusal = explain_refusal
         self._max_attempts = max_attempts
         self._session = Client(
@@ -124,6 +125,9 @@ class ApiClient:
         """The decoded JSON answer, after retries; raises `SourceError` otherwise."""
         url = path_or_url if "://" in path_or_url else f"{self.base_url}{path_or_url}"
         endpoint = endpoint or f"{method} {path_or_url.split('?')[0]}"
+        if self._refresh_auth is not None and not self._authenticated:
+            self.headers.update(self._refresh_auth())  # the first token, on the first request
+            self._authenticated = True
         response = self.send(method, url, endpoint, params, json_body, form, headers)
         if response.status_code == 401 and self._refresh_auth is not None:
             self.headers.update(self._refresh_auth())

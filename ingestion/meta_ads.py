@@ -14,7 +14,9 @@ the `access_token` query parameter Meta documents; the ad account is the tenant'
   minor unit, as Meta gives them;
 - `insights` (tenant_id, ad_id, date_start): `level=ad`, `time_increment=1` rows of the `insights`
   edge, one per ad and day of the account's timezone (`date_start` = `date_stop`, DATE), deleted
-  and archived ads included; `spend` DECIMAL in the account currency, `impressions` and `clicks`
+  and archived ads included; each day a load holds replaces that day's rows (delete-insert on
+  merge_key `date_start`), so an ad restated away leaves, while a day with no row at all now
+  keeps its old rows; `spend` DECIMAL in the account currency, `impressions` and `clicks`
   BIGINT, ids and names of the campaign and ad set alongside. Meta's `actions` and
   `action_values` lists land, with every action type, as child tables `insights__actions` and
   `insights__action_values`: one row per action type with `action_type` and `value` (DECIMAL; a
@@ -62,6 +64,9 @@ INSIGHTS_DAYS_PER_REQUEST = 14
 MAX_THROTTLE_WAIT_MINUTES = 5
 PRIMARY_KEY = ("tenant_id", "id")
 INSIGHTS_KEY = ("tenant_id", "ad_id", "date_start")
+# Every day a load holds replaces that day's insights and their actions (merge_key
+# "date_start"), so an ad whose delivery Meta restated away leaves; the primary key dedups.
+REPLACE_LOADED_DAYS = {"disposition": "merge", "strategy": "delete-insert"}
 
 # Graph error codes (developers.facebook.com/docs/graph-api/overview/rate-limiting).
 THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
@@ -470,7 +475,8 @@ def ads(api: GraphApi) -> Iterator[list[dict[str, Any]]]:
 @dlt.resource(
     name="insights",
     primary_key=INSIGHTS_KEY,
-    write_disposition="merge",
+    merge_key="date_start",
+    write_disposition=REPLACE_LOADED_DAYS,
     columns={**DATE_COLUMNS, **_column("spend", "decimal")},
     nested_hints={name: {"columns": _column("date_start", "date")} for name in ACTION_LISTS},
 )

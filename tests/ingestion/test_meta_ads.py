@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 import requests
 
@@ -259,6 +260,54 @@ def test_reloading_the_window_changes_nothing(run_ingest, warehouse: Path) -> No
     assert after[0][:-1] == before[0][:-1]  # only _dlt_loads grew
     assert after[0][-1] == before[0][-1] + 1
     assert_keys_unique_and_children_linked(warehouse, THISTLE)
+
+
+def test_a_reloaded_day_loses_the_ads_meta_no_longer_serves(
+    run_ingest, warehouse: Path, sandbox: SandboxServer
+) -> None:
+    """Each day a load holds replaces that day's insights and actions; other days keep theirs."""
+    assert not load(run_ingest, THISTLE).failed
+    for day in (FIRST_DAY, LAST_DAY):
+        add_an_ad_meta_no_longer_serves(warehouse, THISTLE, day)
+    ghosts = f"""select i.date_start, count(a.ad_id) from {schema(THISTLE)}.insights i
+                 left join {schema(THISTLE)}.insights__actions a on a._dlt_parent_id = i._dlt_id
+                 where i.ad_id = '0' group by 1 order by 1"""
+    assert [day for day, _ in query(warehouse, ghosts)] == [FIRST_DAY, LAST_DAY]
+
+    reloaded = (LAST_DAY - timedelta(days=1), LAST_DAY)
+    assert not load(run_ingest, THISTLE, *reloaded).failed
+
+    assert [day for day, _ in query(warehouse, ghosts)] == [FIRST_DAY]
+    [(orphans,)] = query(
+        warehouse,
+        f"""select count(*) from {schema(THISTLE)}.insights__actions
+            where _dlt_root_id not in (select _dlt_id from {schema(THISTLE)}.insights)""",
+    )
+    assert orphans == 0
+    assert raw_days(warehouse, THISTLE, *reloaded) == true_days(sandbox, THISTLE, *reloaded)
+    assert_keys_unique_and_children_linked(warehouse, THISTLE)
+
+
+def add_an_ad_meta_no_longer_serves(warehouse: Path, tenant_id: str, day: date) -> None:
+    """A copy of one of `day`'s insights (and its actions) for ad 0, as if Meta had served it."""
+    raw = schema(tenant_id)
+    with duckdb.connect(str(warehouse)) as connection:
+        [(source_id,)] = connection.execute(
+            f"select _dlt_id from {raw}.insights where date_start = ? limit 1", [day]
+        ).fetchall()
+        ghost_id = f"restated-away-{day}"
+        connection.execute(
+            f"""insert into {raw}.insights select * replace ('0' as ad_id, ? as _dlt_id)
+                from {raw}.insights where _dlt_id = ?""",
+            [ghost_id, source_id],
+        )
+        connection.execute(
+            f"""insert into {raw}.insights__actions select * replace (
+                  '0' as ad_id, ? as _dlt_parent_id, ? as _dlt_root_id,
+                  ? || '-' || _dlt_list_idx as _dlt_id)
+                from {raw}.insights__actions where _dlt_parent_id = ?""",
+            [ghost_id, ghost_id, ghost_id, source_id],
+        )
 
 
 def test_incremental_run_rereads_the_restatement_window_and_overwrites_restated_days(
