@@ -82,7 +82,7 @@ def _google_ads(http: httpx.Client, tenant: Tenant, first: date, last: date) -> 
         f"WHERE segments.date BETWEEN '{first}' AND '{last}'"
     )
     answer = http.post(
-        f"/google-ads/v18/customers/{customer}/googleAds:searchStream",
+        f"/google-ads/v24/customers/{customer}/googleAds:searchStream",
         json={"query": query},
         headers={
             "Authorization": f"Bearer {token}",
@@ -96,7 +96,7 @@ def _google_ads(http: httpx.Client, tenant: Tenant, first: date, last: date) -> 
 def _meta_ads(http: httpx.Client, tenant: Tenant, first: date, last: date) -> int:
     account = tenant.sources[SourceName.META_ADS].account_id
     token = sandbox_credentials(tenant.id, SourceName.META_ADS)["access_token"]
-    url: str | None = f"/meta/v21.0/act_{account}/insights"
+    url: str | None = f"/meta/v26.0/act_{account}/insights"
     params: dict | None = {
         "level": "ad",
         "time_increment": 1,

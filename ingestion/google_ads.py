@@ -1,7 +1,7 @@
 """dlt source for a Google Ads account: customer, campaigns, ad groups, ads and daily ad metrics.
 
-Reads the Google Ads API v18 over REST (https://developers.google.com/google-ads/api/rest/overview):
-`POST https://googleads.googleapis.com/v18/customers/{customer_id}/googleAds:searchStream` with a
+Reads the Google Ads API v24 over REST (https://developers.google.com/google-ads/api/rest/overview):
+`POST https://googleads.googleapis.com/v24/customers/{customer_id}/googleAds:searchStream` with a
 GAQL query in the body, an OAuth access token (`Authorization: Bearer`, obtained from the
 tenant's refresh token by `ingestion.google_auth` and renewed when Google answers it expired) and
 the `developer-token` header. The customer id is the tenant's `account_id` (digits; dashes are
@@ -55,7 +55,7 @@ from ingestion.context import SourceContext
 from ingestion.google_auth import google_api_client
 from ingestion.http import ApiClient, Refusal
 
-API_VERSION = "v18"
+API_VERSION = "v24"
 API_BASE_URL = "https://googleads.googleapis.com"
 WINDOW_DAYS = 31  # days of ad metrics per searchStream request
 ACCOUNT_KEY = ("tenant_id", "customer_id")

@@ -1,6 +1,6 @@
 """dlt source for a Meta ad account: the account, campaigns, ad sets, ads and daily ad insights.
 
-Reads Meta's Marketing API v21.0 on the Graph API (https://graph.facebook.com/v21.0/act_{id},
+Reads Meta's Marketing API v26.0 on the Graph API (https://graph.facebook.com/v26.0/act_{id},
 developers.facebook.com/docs/marketing-api) with the tenant's system-user `access_token`, sent as
 the `access_token` query parameter Meta documents; the ad account is the tenant's `account_id`
 (digits, without `act_`). Every resource is merged on keys that start with `tenant_id`:
@@ -56,7 +56,7 @@ from aya.tenants import SourceName
 from ingestion.context import SourceContext
 from ingestion.errors import SourceError
 
-API_VERSION = "v21.0"
+API_VERSION = "v26.0"
 API_BASE_URL = "https://graph.facebook.com"
 PAGE_SIZE = 500
 INSIGHTS_DAYS_PER_REQUEST = 14
@@ -259,7 +259,7 @@ class GraphApi:
         self._account_path = f"/{API_VERSION}/act_{self.account_id}"
 
     def endpoint(self, edge: str = "") -> str:
-        """What errors name: `GET /v21.0/act_{id}/{edge}` (never a URL with its parameters)."""
+        """What errors name: `GET /v26.0/act_{id}/{edge}` (never a URL with its parameters)."""
         return f"GET {self._account_path}{'/' + edge if edge else ''}"
 
     def node(self, fields: tuple[str, ...]) -> dict[str, Any]:

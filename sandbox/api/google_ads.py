@@ -1,10 +1,10 @@
-"""The Google Ads API (REST, v18) GoogleAdsService over each tenant's synthetic Google Ads account.
+"""The Google Ads API (REST, v24) GoogleAdsService over each tenant's synthetic Google Ads account.
 
-Mounted at `/google-ads`: `POST /v18/customers/{customer_id}/googleAds:searchStream` answers a
+Mounted at `/google-ads`: `POST /v24/customers/{customer_id}/googleAds:searchStream` answers a
 JSON array of batches of at most 10,000 rows (`results`, `fieldMask`, `requestId`, and
 `queryResourceConsumption` in the last batch), `POST .../googleAds:search` pages the same rows
 10,000 at a time with an opaque `nextPageToken` (setting `pageSize` is refused since v17), and
-`GET /v18/customers:listAccessibleCustomers` lists the bearer's customer. It follows
+`GET /v24/customers:listAccessibleCustomers` lists the bearer's customer. It follows
 developers.google.com/google-ads/api (REST reference, GAQL grammar, "Zero metrics", "Handle API
 errors", common errors): requests carry `Authorization: Bearer` (from `/oauth2/token`) and
 `developer-token`, optionally `login-customer-id`; the body is `{"query": "<GAQL>"}`. A small
@@ -55,7 +55,7 @@ from sandbox.world.catalog import Ad, AdAccount, AdGroup, Campaign
 from sandbox.world.randomness import stable_digits, stable_token
 from sandbox.world.tenant_world import sandbox_credentials
 
-API_VERSION = "v18"
+API_VERSION = "v24"
 BATCH_ROWS = 10_000  # rows per searchStream batch and per search page
 FAILURE_TYPE = f"type.googleapis.com/google.ads.googleads.{API_VERSION}.errors.GoogleAdsFailure"
 SOURCE = SourceName.GOOGLE_ADS

@@ -1,6 +1,6 @@
-"""Meta's Marketing API (Graph API v21.0) over each tenant's synthetic Meta ad account.
+"""Meta's Marketing API (Graph API v26.0) over each tenant's synthetic Meta ad account.
 
-Mounted at `/meta`: `GET /v21.0/act_{id}` (the ad account node), the `campaigns`, `adsets` and
+Mounted at `/meta`: `GET /v26.0/act_{id}` (the ad account node), the `campaigns`, `adsets` and
 `ads` edges, and the `insights` edge (`level`, `time_range` as JSON, `time_increment`, `fields`,
 `action_attribution_windows`, `limit`, `after`/`before`). It follows developers.facebook.com's
 Marketing API and Graph API references and responses seen from the live API: the token comes as
@@ -40,7 +40,7 @@ from sandbox.world.ad_metrics import reported_day
 from sandbox.world.calendar import WORLD_START, add_months, day_date, day_number, world_now
 from sandbox.world.catalog import Ad, AdAccount, AdGroup, Campaign
 
-API_VERSION = "v21.0"
+API_VERSION = "v26.0"
 OLDEST_VERSION = 21
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 500

@@ -426,7 +426,7 @@ def assert_fails_cleanly(
     sandbox.world.clock.set(SANDBOX_TODAY + timedelta(days=1))  # what a new run would change
     failed = load(run_ingest, THISTLE, **window)
     assert failed.failed
-    assert f"tenant '{THISTLE}', source 'meta_ads', endpoint 'GET /v21.0/act_" in failed.error
+    assert f"tenant '{THISTLE}', source 'meta_ads', endpoint 'GET /v26.0/act_" in failed.error
     assert problem in failed.error
     assert action in failed.error
     assert token(THISTLE) not in failed.error
@@ -513,7 +513,7 @@ def test_an_account_the_token_cannot_read_fails_clearly(
         ),
     )
     assert run.failed
-    assert "endpoint 'GET /v21.0/act_999999999" in run.error
+    assert "endpoint 'GET /v26.0/act_999999999" in run.error
     assert "the access token cannot read ad account act_999999999" in run.error
     assert f"check the meta_ads account_id of tenant '{THISTLE}' in tenants.yaml" in run.error
 

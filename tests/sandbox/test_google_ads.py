@@ -76,7 +76,7 @@ def call(
     method: str = "searchStream",
 ) -> httpx.Response:
     return client.post(
-        f"/google-ads/v18/customers/{customer_id}/googleAds:{method}", json=body, headers=headers
+        f"/google-ads/v24/customers/{customer_id}/googleAds:{method}", json=body, headers=headers
     )
 
 
@@ -147,7 +147,7 @@ def only_error(answer: httpx.Response) -> dict[str, Any]:
 def ads_failure(error: dict[str, Any]) -> dict[str, Any]:
     (failure,) = error["details"]
     assert failure["@type"] == (
-        "type.googleapis.com/google.ads.googleads.v18.errors.GoogleAdsFailure"
+        "type.googleapis.com/google.ads.googleads.v24.errors.GoogleAdsFailure"
     )
     assert failure["requestId"]
     (ads_error,) = failure["errors"]
@@ -348,7 +348,7 @@ def test_list_accessible_customers_names_the_tenants_customer(
     sandbox_client: httpx.Client, sandbox: SandboxServer
 ) -> None:
     answer = sandbox_client.get(
-        "/google-ads/v18/customers:listAccessibleCustomers",
+        "/google-ads/v24/customers:listAccessibleCustomers",
         headers=ads_headers(sandbox_client, LEDGERLY),
     )
 
