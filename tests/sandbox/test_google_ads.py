@@ -238,6 +238,7 @@ def test_missing_bearer_is_unauthenticated(
         ("ya29.northwind_fashion.google_ads.9999999999.forged", "OAUTH_TOKEN_INVALID"),
         (issue_access_token(NORTHWIND, ADS, int(time.time()) - 60), "OAUTH_TOKEN_EXPIRED"),
     ],
+    ids=["forged", "expired"],  # stable ids: the expired token embeds the current time
 )
 def test_forged_or_expired_tokens_are_refused(
     sandbox_client: httpx.Client, sandbox: SandboxServer, token: str, reason: str
