@@ -212,14 +212,36 @@ def bench_ingest(
         console.print(line, soft_wrap=True)
 
 
+@bench_app.command("dbt")
+def bench_dbt(
+    tenants: Annotated[int, typer.Option(help="Synthetic tenants cloned from the demo.")] = 10,
+    days: Annotated[int, typer.Option(help="Days of raw data per tenant.")] = 90,
+    raw_cache: Annotated[
+        Path | None,
+        typer.Option(help="Keep the demo tenants' ingested raw data here and reuse it."),
+    ] = None,
+    tenants_file: TenantsFile = None,
+) -> None:
+    """dbt build time for the demo tenants and for many tenants, next to plain DuckDB."""
+    from benchmarks.dbt_build import run_dbt_benchmark
+
+    def progress(message: str) -> None:
+        console.log(message)
+
+    for line in run_dbt_benchmark(_registry(tenants_file), tenants, days, raw_cache, progress):
+        console.print(line, soft_wrap=True)
+
+
 @app.command("demo")
 def demo(
-    serve: Annotated[bool, typer.Option(help="Keep serving after the summary.")] = True,
+    serve: Annotated[
+        bool, typer.Option(help="Serve the Dagster UI (and the sandbox) after the refresh.")
+    ] = True,
     port: Annotated[int, typer.Option(help="Sandbox port.")] = 8765,
     days: Annotated[int, typer.Option(help="Days of truth to summarise.")] = 7,
     tenants_file: TenantsFile = None,
 ) -> None:
-    """Start the sandbox, show what it serves for every demo tenant, then keep serving."""
+    """Sandbox → Dagster refresh of every tenant (load, dbt, snapshots) → the Dagster UI."""
     from aya.demo import run_demo
 
     run_demo(_registry(tenants_file), port=port, days=days, serve=serve, console=console)

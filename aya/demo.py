@@ -1,67 +1,120 @@
-"""`aya demo`: start the sandbox, show what it serves, and load every demo tenant from it.
+"""`aya demo`: the whole pipeline for the demo tenants, from the sandbox to the Dagster UI.
 
-The demo serves the vendor APIs, prints where each lives and summarises the last days of ground
-truth per tenant and source; then it ingests every tenant × source (plus FX) into
-`AYA_DATA_DIR/warehouse.duckdb` with the sandbox's credentials, exactly as `aya ingest` does,
-and keeps serving until Ctrl+C (`--no-serve` stops after loading).
+1. Start the sandbox and show what it serves: where each vendor API lives and the last days of
+   ground truth per tenant and source.
+2. Refresh every tenant through Dagster (`orchestration.refresh`), exactly as the 02:00 UTC
+   schedule does: load its sources and FX with the sandbox's credentials, build the dbt models,
+   publish its serving snapshot. Runs are recorded in `$DAGSTER_HOME` (default
+   `AYA_DATA_DIR/dagster_home`), so the UI shows them; failure alerts go to the sandbox's Slack
+   stand-in unless `AYA_SLACK_WEBHOOK_URL` is set.
+3. Print each tenant's snapshot, then serve the Dagster UI (`dagster dev`) with the sandbox still
+   running, until Ctrl+C. `--no-serve` stops after step 2 and exits 1 if a tenant failed.
 """
 
 from __future__ import annotations
 
 import os
-import time
+import shutil
+import signal
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 
+from aya.snapshots import current_manifest
 from aya.tenants import TenantRegistry
-from ingestion.progress import show_live
-from ingestion.runner import IngestRequest, ingest, plan_runs
-from ingestion.settings import warehouse_path
+from ingestion.settings import data_dir
 from sandbox.app import VENDOR_PREFIXES
 from sandbox.credentials import credential_variables
 from sandbox.server import SandboxServer
 from sandbox.world.tenant_world import World
 from sandbox.world.truth import truth
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DAGSTER_UI_PORT = 3000
+
 
 def run_demo(
     registry: TenantRegistry, *, port: int, days: int, serve: bool, console: Console
 ) -> None:
     server = SandboxServer(World(registry), port=port).start()
-    os.environ["AYA_SANDBOX_URL"] = server.url
-    health = httpx.get(f"{server.url}/_sandbox/health", timeout=10).json()
-    console.print(f"[bold]Sandbox[/bold] on {server.url} (today = {health['today']})")
-    console.print(f"  export AYA_SANDBOX_URL={server.url}")
-    _print_endpoints(registry, server.url, console)
-    last = server.world.today_date() - timedelta(days=1)
-    first = last - timedelta(days=days - 1)
-    for tenant in registry.tenants:
-        _print_tenant_summary(server.world, tenant.id, first, last, console)
-    loaded = _load_every_tenant(registry, server, console)
-    if not serve:
-        server.stop()
-        if not loaded:
-            raise SystemExit(1)
-        return
-    console.print("Serving; press Ctrl+C to stop.")
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
+        _configure_environment(registry, server)
+        health = httpx.get(f"{server.url}/_sandbox/health", timeout=10).json()
+        console.print(f"[bold]Sandbox[/bold] on {server.url} (today = {health['today']})")
+        console.print(f"  export AYA_SANDBOX_URL={server.url}")
+        _print_endpoints(registry, server.url, console)
+        last = server.world.today_date() - timedelta(days=1)
+        first = last - timedelta(days=days - 1)
+        for tenant in registry.tenants:
+            _print_tenant_summary(server.world, tenant.id, first, last, console)
+        failed = _refresh_every_tenant(registry, console)
+        if serve:
+            _serve_dagster_ui(console)
+        elif failed:
+            raise SystemExit(1)
+    finally:
         server.stop()
 
 
-def _load_every_tenant(registry: TenantRegistry, server: SandboxServer, console: Console) -> bool:
-    """`aya ingest` for every tenant, with the sandbox's credentials; True if all loaded."""
+def _configure_environment(registry: TenantRegistry, server: SandboxServer) -> None:
+    """Sandbox URL and credentials, a Dagster home with the project's instance settings, and a
+    Slack webhook: what both this process and `dagster dev` need."""
+    os.environ["AYA_SANDBOX_URL"] = server.url
     os.environ.update(credential_variables(registry))
-    request = IngestRequest(today=server.world.today_date())
-    runs = plan_runs(registry, request)
-    console.print(f"[bold]Loading[/bold] every demo tenant into {warehouse_path()}")
-    show_live(runs, lambda: ingest(registry, request, runs), console)
-    return not any(run.failed for run in runs)
+    os.environ.setdefault("AYA_SLACK_WEBHOOK_URL", f"{server.url}/_sandbox/slack")
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(data_dir() / "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(REPO_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+
+
+def _refresh_every_tenant(registry: TenantRegistry, console: Console) -> list[str]:
+    """Refresh every tenant through Dagster; the ids of those whose run failed."""
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import build_definitions
+    from orchestration.refresh import refresh_tenants
+
+    console.print(
+        f"[bold]Refreshing[/bold] {len(registry.tenants)} tenants through Dagster "
+        "(load every source, dbt build, publish snapshots); this takes a few minutes…"
+    )
+    with DagsterInstance.get() as instance:
+        results = refresh_tenants(
+            build_definitions(), instance, registry.ids, console_log_level="ERROR"
+        )
+    table = Table("tenant", "run", "snapshot", "tables", "rows", "stale", title="serving snapshots")
+    for tenant_id, result in results.items():
+        manifest = current_manifest(tenant_id) or {}
+        tables = manifest.get("tables", {})
+        table.add_row(
+            tenant_id,
+            "[green]success[/green]" if result.success else "[red]failed[/red]",
+            manifest.get("version", "—"),
+            str(len(tables)),
+            str(sum(t.get("rows", 0) for t in tables.values())),
+            str(manifest.get("stale") or "no"),
+        )
+    console.print(table)
+    return [tenant_id for tenant_id, result in results.items() if not result.success]
+
+
+def _serve_dagster_ui(console: Console) -> None:
+    """`dagster dev` on the project's workspace until Ctrl+C (the sandbox keeps serving)."""
+    command = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml"]
+    command += ["--port", str(DAGSTER_UI_PORT)]
+    console.print(f"[bold]Dagster UI[/bold] on http://127.0.0.1:{DAGSTER_UI_PORT} — Ctrl+C stops.")
+    process = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True)
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        os.killpg(process.pid, signal.SIGINT)  # dagster dev stops its children on SIGINT
+        process.wait()
 
 
 def _print_endpoints(registry: TenantRegistry, url: str, console: Console) -> None:

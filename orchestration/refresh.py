@@ -25,19 +25,22 @@ def refresh_tenants(
     definitions: Definitions,
     instance: DagsterInstance,
     tenant_ids: Sequence[str] | None = None,
+    console_log_level: str = "DEBUG",
 ) -> dict[str, ExecuteInProcessResult]:
-    """tenant → result of its run, for `tenant_ids` (default: every tenant of tenants.yaml)."""
+    """tenant → result of its run, for `tenant_ids` (default: every tenant of tenants.yaml);
+    the runs' console logs from `console_log_level` up (the instance keeps every event)."""
     tenants = list(tenant_ids or load_registry().ids)
     known = registered_tenants(instance)
     instance.add_dynamic_partitions(TENANTS.name, [t for t in tenants if t not in known])
-    return {tenant: _refresh(definitions, instance, tenant) for tenant in tenants}
+    run_config = {"loggers": {"console": {"config": {"log_level": console_log_level}}}}
+    return {tenant: _refresh(definitions, instance, tenant, run_config) for tenant in tenants}
 
 
 def _refresh(
-    definitions: Definitions, instance: DagsterInstance, tenant_id: str
+    definitions: Definitions, instance: DagsterInstance, tenant_id: str, run_config: dict
 ) -> ExecuteInProcessResult:
     result = definitions.resolve_job_def(TENANT_REFRESH_JOB).execute_in_process(
-        partition_key=tenant_id, instance=instance, raise_on_error=False
+        partition_key=tenant_id, instance=instance, raise_on_error=False, run_config=run_config
     )
     if not result.success:
         mark_snapshots_stale_on_failure(

@@ -49,4 +49,5 @@ def create_app(world: World, faults: FaultBoard | None = None) -> Starlette:
     )
     app.state.world = world
     app.state.faults = faults or FaultBoard()
+    app.state.slack_inbox = []  # what the demo's failure alerts posted to /_sandbox/slack
     return app

@@ -1,7 +1,8 @@
-"""The sandbox's own control endpoints (`/_sandbox/...`): clock, faults and a health check.
+"""The sandbox's own control endpoints (`/_sandbox/...`): clock, faults, health, a Slack inbox.
 
 Not part of any vendor API. Tests and the demo use them to move the sandbox's today (to watch
-restatements) and to arm faults for one tenant × source.
+restatements) and to arm faults for one tenant × source. `/_sandbox/slack` stands in for a Slack
+incoming webhook in the demo: it accepts `{"text": ...}` as Slack does and lists what it got.
 """
 
 from __future__ import annotations
@@ -53,8 +54,17 @@ async def faults(request: Request) -> JSONResponse:
     return JSONResponse({"armed": body})
 
 
+async def slack(request: Request) -> JSONResponse:
+    inbox: list[str] = request.app.state.slack_inbox
+    if request.method == "POST":
+        inbox.append(str((await request.json()).get("text", "")))
+        return JSONResponse("ok")
+    return JSONResponse({"messages": inbox})
+
+
 routes = [
     Route("/health", health),
     Route("/clock", clock, methods=["GET", "POST"]),
     Route("/faults", faults, methods=["POST", "DELETE"]),
+    Route("/slack", slack, methods=["GET", "POST"]),
 ]
