@@ -232,6 +232,25 @@ def bench_dbt(
         console.print(line, soft_wrap=True)
 
 
+@bench_app.command("refresh")
+def bench_refresh(
+    tenants: Annotated[int, typer.Option(help="Synthetic sandbox tenants.")] = 100,
+    history_days: Annotated[
+        int, typer.Option(help="Days each tenant's first load backfills.")
+    ] = 30,
+    tenants_file: TenantsFile = None,
+) -> None:
+    """Wall time of a first and a next nightly refresh through Dagster for many tenants."""
+    from benchmarks.daily_refresh import run_refresh_benchmark
+
+    def progress(message: str) -> None:
+        console.log(message)
+
+    registry = _registry(tenants_file)
+    for line in run_refresh_benchmark(registry, tenants, history_days, progress):
+        console.print(line, soft_wrap=True)
+
+
 @app.command("demo")
 def demo(
     serve: Annotated[

@@ -10,7 +10,8 @@ resource `orders`.
 
 The assets are partitioned by tenant with a single-run backfill policy: a run over any number of
 tenants makes one `dbt build --vars '{tenants: [...]}'` invocation, holding the warehouse lock
-(and the `warehouse` pool) while dbt writes. The marts layer is what serving snapshots publish.
+(and the `warehouse` pool) while dbt writes; tenants the nightly build holds back (`nightly`)
+are left out of it. The marts layer is what serving snapshots publish.
 """
 
 import fcntl
@@ -21,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Failure
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -33,6 +34,7 @@ from dagster_dbt import (
 from aya.tenants import SourceName
 from aya.warehouse import warehouse_lock
 from ingestion.settings import FX_SOURCE
+from orchestration.nightly import HOLD_SNAPSHOT_TAG, held_tenants
 from orchestration.partitions import TENANTS
 from orchestration.raw import WAREHOUSE_POOL, raw_asset_key, raw_specs
 
@@ -150,9 +152,16 @@ def serving_models() -> dict[str, tuple[AssetKey, str]]:
     pool=WAREHOUSE_POOL,
 )
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
-    """`dbt build` limited to the run's tenants, in one invocation however many they are. dbt
-    unit tests check model code, not data: they run in CI and analysts' builds, not here."""
-    tenants = json.dumps({"tenants": sorted(context.partition_keys)})
-    build = ["build", "--vars", tenants, "--exclude-resource-type", "unit_test"]
+    """`dbt build` limited to the run's tenants, in one invocation however many they are, less
+    those whose snapshot the run holds back (their ingestion failed: their rows stay as their
+    served snapshot has them). dbt unit tests check model code, not data: they run in CI and
+    analysts' builds, not here."""
+    tenants = sorted(set(context.partition_keys) - held_tenants(context.run))
+    if not tenants:
+        raise Failure(
+            f"every tenant of the run is held back ({HOLD_SNAPSHOT_TAG}): nothing to build"
+        )
+    build = ["build", "--vars", json.dumps({"tenants": tenants})]
+    build += ["--exclude-resource-type", "unit_test"]
     with warehouse_lock():
         yield from dbt.cli(build, context=context).stream()

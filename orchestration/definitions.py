@@ -12,11 +12,12 @@ from dagster import Definitions, EnvVar
 from orchestration.checks import freshness_checks, reconciliation_checks
 from orchestration.dbt_models import dbt_cli, dbt_models
 from orchestration.jobs import refresh_jobs
-from orchestration.raw import raw_assets
+from orchestration.raw import fx_assets, tenant_raw_assets
 from orchestration.resources import Ingestion, SlackWebhook, SourceFreshness
 from orchestration.schedules import daily_refresh, hourly_freshness_checks
 from orchestration.sensors import (
     mark_snapshots_stale_on_failure,
+    nightly_build,
     slack_on_run_failure,
     tenant_registry,
 )
@@ -33,13 +34,19 @@ def default_resources() -> dict[str, Any]:
 
 
 def build_definitions(**resource_overrides: Any) -> Definitions:
+    tenant_sources = tenant_raw_assets()
     freshness = freshness_checks()
     return Definitions(
-        assets=[*raw_assets(), dbt_models, tenant_snapshot],
+        assets=[*tenant_sources, fx_assets(), dbt_models, tenant_snapshot],
         asset_checks=[*freshness, *reconciliation_checks()],
-        jobs=refresh_jobs(freshness),
+        jobs=refresh_jobs(tenant_sources, freshness),
         schedules=[daily_refresh, hourly_freshness_checks],
-        sensors=[tenant_registry, mark_snapshots_stale_on_failure, slack_on_run_failure],
+        sensors=[
+            tenant_registry,
+            nightly_build,
+            mark_snapshots_stale_on_failure,
+            slack_on_run_failure,
+        ],
         resources={**default_resources(), **resource_overrides},
     )
 

@@ -211,6 +211,6 @@ def fx_assets() -> AssetsDefinition:
     return load_fx
 
 
-def raw_assets() -> list[AssetsDefinition]:
-    """Every connector's raw assets, tenant sources first, then FX."""
-    return [*(tenant_source_assets(source.value) for source in SourceName), fx_assets()]
+def tenant_raw_assets() -> list[AssetsDefinition]:
+    """The raw assets of every tenant source (all but FX)."""
+    return [tenant_source_assets(source.value) for source in SourceName]

@@ -1,9 +1,13 @@
-"""Sensors: tenant partitions follow tenants.yaml; a failed run marks snapshots stale and alerts.
+"""Sensors: tenant partitions follow tenants.yaml; the night's build follows its ingestion; a
+failed run marks snapshots stale and alerts.
 
 `tenant_registry` adds a partition for each tenant new in the registry and asks for its first
 run (which backfills its history). A tenant removed from the file keeps its partition, with its
 history and its last snapshot: the schedule stops asking for it, and a run for it fails saying it
 is not in the registry; offboarding (purging its data, then deleting the partition) is deliberate.
+
+`nightly_build` asks for the one `warehouse_build` run of each night once all of that night's
+`tenant_ingest` runs have finished (`nightly.build_request`).
 
 When a run fails, `mark_snapshots_stale_on_failure` marks the current snapshot of each tenant of
 the run stale (it keeps serving its previous version), and `slack_on_run_failure` posts one
@@ -12,7 +16,7 @@ failed step's asset keys), the step and the error's first line, redacted.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from dagster import (
     DagsterEvent,
@@ -29,7 +33,8 @@ from dagster import (
 from aya.snapshots import mark_stale
 from aya.tenants import load_registry
 from ingestion.errors import redact
-from orchestration.jobs import TENANT_REFRESH_JOB
+from orchestration.jobs import TENANT_REFRESH_JOB, WAREHOUSE_BUILD_JOB
+from orchestration.nightly import NIGHTLY_SCHEDULE, build_request, scheduled_refreshes
 from orchestration.partitions import TENANTS, registered_tenants, run_tenants
 from orchestration.raw import RAW_PREFIX
 from orchestration.resources import SlackWebhook
@@ -55,6 +60,27 @@ def tenant_registry(context: SensorEvaluationContext) -> SensorResult | SkipReas
         run_requests=[RunRequest(partition_key=t, run_key=f"first-load:{t}") for t in new],
         dynamic_partitions_requests=[TENANTS.build_add_request(new)],
     )
+
+
+NIGHTS_LOOKED_BACK = timedelta(days=2)
+
+
+@sensor(
+    name="nightly_build",
+    job_name=WAREHOUSE_BUILD_JOB,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def nightly_build(context: SensorEvaluationContext) -> list[RunRequest] | SkipReason:
+    """One build per night once its ingestion has finished (its run key makes it once only)."""
+    since = datetime.now(UTC) - NIGHTS_LOOKED_BACK
+    refreshes = scheduled_refreshes(context.instance, NIGHTLY_SCHEDULE, since)
+    answers = [build_request(context.instance, refresh) for refresh in refreshes]
+    requests = [answer for answer in answers if isinstance(answer, RunRequest)]
+    if requests:
+        return requests
+    reasons = "; ".join(answer.skip_message or "" for answer in answers)
+    return SkipReason(reasons or "no nightly refresh in the last two days")
 
 
 @dataclass(frozen=True)

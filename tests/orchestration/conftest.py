@@ -14,15 +14,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
-from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, instance_for_test
+from dagster import DagsterInstance, Definitions, instance_for_test
 
 from aya.tenants import TenantRegistry
 from sandbox.credentials import credential_variables
 from sandbox.server import SandboxServer
 from tests.conftest import SANDBOX_TODAY
+
+if TYPE_CHECKING:  # importing orchestration parses the dbt project: only once env is set
+    from orchestration.refresh import Refresh
 
 HISTORY_DAYS = 4
 NORTHWIND = "northwind_fashion"
@@ -107,11 +111,9 @@ def instance(environment: Path, registry: TenantRegistry) -> Iterator[DagsterIns
         yield dagster_instance
 
 
-def refresh(
-    definitions: Definitions, instance: DagsterInstance, tenant_id: str
-) -> ExecuteInProcessResult:
-    """The nightly job for one tenant, run in-process as the demo runs it; a failure is
-    returned (and the tenant's snapshot marked stale), not raised."""
+def refresh(definitions: Definitions, instance: DagsterInstance, *tenant_ids: str) -> Refresh:
+    """The nightly refresh of `tenant_ids`, run in-process as the demo runs it: one ingestion
+    run per tenant, then one build; failures are returned (and snapshots marked stale)."""
     from orchestration.refresh import refresh_tenants
 
-    return refresh_tenants(definitions, instance, [tenant_id])[tenant_id]
+    return refresh_tenants(definitions, instance, tenant_ids)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import pytest
 import yaml
 from dagster import (
     AssetKey,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
     Definitions,
     SensorResult,
     SkipReason,
@@ -49,6 +53,8 @@ def dbt_nodes(definitions: Definitions) -> list[dict]:
 def test_definitions_load(definitions: Definitions) -> None:
     Definitions.validate_loadable(definitions)
     assert {job.name for job in definitions.resolve_all_job_defs()} >= {
+        "tenant_ingest",
+        "warehouse_build",
         "tenant_refresh",
         "freshness_checks",
     }
@@ -163,4 +169,48 @@ def test_the_02_utc_schedule_asks_for_every_tenant(
 
     assert sorted(request.partition_key for request in requests) == sorted(registry.ids)
     assert len({request.run_key for request in requests}) == len(registry.ids)
-    assert schedule.job_name == "tenant_refresh"
+    assert {request.tags["aya/refresh"] for request in requests} == {"2026-11-20"}
+    assert schedule.job_name == "tenant_ingest"
+
+
+def _ingestion_run(instance: DagsterInstance, tenant: str, night: str, status: str) -> None:
+    instance.add_run(
+        DagsterRun(
+            job_name="tenant_ingest",
+            run_id=str(uuid.uuid4()),
+            status=DagsterRunStatus[status],
+            tags={
+                "dagster/partition": tenant,
+                "dagster/schedule_name": "daily_refresh",
+                "aya/refresh": night,
+            },
+        )
+    )
+
+
+def test_the_nightly_build_waits_for_ingestion_then_builds_once_holding_failed_tenants(
+    definitions: Definitions, environment: Path
+) -> None:
+    sensor = definitions.resolve_sensor_def("nightly_build")
+    northwind, ledgerly, thistle = "northwind_fashion", "ledgerly_saas", "thistle_and_thread"
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("tenants", [northwind, ledgerly, thistle])
+        assert isinstance(sensor(build_sensor_context(instance=instance)), SkipReason)
+
+        _ingestion_run(instance, northwind, "2026-11-19", "SUCCESS")
+        _ingestion_run(instance, thistle, "2026-11-19", "STARTED")
+        waiting = sensor(build_sensor_context(instance=instance))
+        assert isinstance(waiting, SkipReason)
+        assert "1 ingestion runs still going" in str(waiting.skip_message)
+
+        _ingestion_run(instance, northwind, "2026-11-20", "FAILURE")
+        _ingestion_run(instance, northwind, "2026-11-20", "SUCCESS")  # its retry
+        _ingestion_run(instance, ledgerly, "2026-11-20", "FAILURE")
+        _ingestion_run(instance, thistle, "2026-11-20", "SUCCESS")
+        [build] = sensor(build_sensor_context(instance=instance))
+
+    assert build.job_name == "warehouse_build"
+    assert build.run_key == "build:2026-11-20"
+    assert build.tags["dagster/asset_partition_range_start"] == northwind
+    assert build.tags["dagster/asset_partition_range_end"] == thistle
+    assert build.tags["aya/hold_snapshot"] == ledgerly

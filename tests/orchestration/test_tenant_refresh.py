@@ -1,9 +1,9 @@
-"""The nightly job for real: Dagster runs dlt against the sandbox, dbt, and publishes snapshots.
+"""The nightly refresh for real: Dagster runs dlt against the sandbox, dbt, and publishes snapshots.
 
-Each tenant's refresh runs in-process as `tenant_refresh` for its partition. One tenant is
-refreshed and published; then a token expires for that tenant and its next run fails while
-another tenant's succeeds; a run over two tenants makes one dbt invocation; freshness and
-reconciliation checks are evaluated on what was loaded.
+A refresh runs in-process as the schedule and the build sensor run it: `tenant_ingest` per
+tenant, then one `warehouse_build`. Two tenants are refreshed and published by one dbt
+invocation; then a token expires for one of them and the next refresh publishes only the other;
+freshness and reconciliation checks are evaluated on what was loaded.
 """
 
 from __future__ import annotations
@@ -13,14 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dagster import (
-    AssetKey,
-    DagsterInstance,
-    Definitions,
-    ExecuteInProcessResult,
-    build_run_status_sensor_context,
-    instance_for_test,
-)
+from dagster import AssetKey, DagsterInstance, Definitions, build_run_status_sensor_context
 
 from aya.snapshots import current_manifest, open_tenant_snapshot
 from aya.tenants import SourceName, TenantRegistry
@@ -28,47 +21,51 @@ from aya.warehouse import read_only_warehouse
 from orchestration.checks import Reconciliation, reconciliation_mismatches
 from orchestration.dbt_models import dbt_manifest, serving_models
 from orchestration.definitions import build_definitions
+from orchestration.refresh import Refresh
 from orchestration.resources import Ingestion, SlackWebhook, SourceFreshness
 from sandbox.faults import Fault, FaultKind
 from sandbox.server import SandboxServer
 from sandbox.world.tenant_world import sandbox_credentials
 from tests.conftest import SANDBOX_TODAY
-from tests.orchestration.conftest import NORTHWIND, THISTLE, SlackInbox, refresh
+from tests.orchestration.conftest import LEDGERLY, NORTHWIND, THISTLE, SlackInbox, refresh
 
 pytestmark = pytest.mark.slow
 
-Refresh = Callable[[str], ExecuteInProcessResult]
 DBT_LAYERS = ("seeds", "staging", "intermediate", "marts")
-ORDERS_STAGING = AssetKey(["staging", "stg_shopify__orders"])
+NIGHTLY_TENANTS = (NORTHWIND, THISTLE)
 
 
 @pytest.fixture(scope="module")
-def refresh_once(definitions: Definitions, instance: DagsterInstance) -> Refresh:
-    """Refresh a tenant successfully, once per module."""
-    done: dict[str, ExecuteInProcessResult] = {}
+def refresh_once(definitions: Definitions, instance: DagsterInstance) -> Callable[[], Refresh]:
+    """The first nightly refresh of NORTHWIND and THISTLE, run once per module."""
+    done: list[Refresh] = []
 
-    def run(tenant_id: str) -> ExecuteInProcessResult:
-        if tenant_id not in done:
-            result = refresh(definitions, instance, tenant_id)
-            assert result.success, _failures(result)
-            done[tenant_id] = result
-        return done[tenant_id]
+    def run() -> Refresh:
+        if not done:
+            nightly = refresh(definitions, instance, *NIGHTLY_TENANTS)
+            assert nightly.failed_tenants == [], _failures(nightly)
+            done.append(nightly)
+        return done[0]
 
     return run
 
 
-def _failures(result: ExecuteInProcessResult) -> str:
+def _failures(nightly: Refresh) -> str:
+    results = [*nightly.ingestion.values(), *([nightly.build] if nightly.build else [])]
     return "\n".join(
         f"{event.step_key}: {event.event_specific_data.error.message}"
+        for result in results
         for event in result.all_events
         if event.is_step_failure
     )
 
 
-def _materializations(result: ExecuteInProcessResult) -> dict[AssetKey, list]:
+def _materializations(*results) -> dict[AssetKey, list]:
     events: dict[AssetKey, list] = {}
-    for event in result.get_asset_materialization_events():
-        events.setdefault(event.asset_key, []).append(event.event_specific_data.materialization)
+    for result in results:
+        for event in result.get_asset_materialization_events():
+            materialization = event.event_specific_data.materialization
+            events.setdefault(event.asset_key, []).append(materialization)
     return events
 
 
@@ -81,36 +78,59 @@ def _relation(model: str) -> str:
     return node["relation_name"]
 
 
-def test_a_tenant_refresh_loads_builds_and_publishes(
-    refresh_once: Refresh, registry: TenantRegistry, environment: Path
+def test_a_nightly_refresh_loads_each_tenant_then_builds_once_and_publishes(
+    refresh_once: Callable[[], Refresh], registry: TenantRegistry, environment: Path
 ) -> None:
-    result = refresh_once(NORTHWIND)
-    materialized = _materializations(result)
+    nightly = refresh_once()
     sources = {source.value for source in registry.get(NORTHWIND).sources}
 
-    raw = {key: events for key, events in materialized.items() if key.path[0] == "raw"}
-    assert {key.path[1] for key in raw} == {*(s.value for s in SourceName), "fx"}
+    raw = _materializations(nightly.ingestion[NORTHWIND])
+    assert {tuple(key.path[:2]) for key in raw} == {("raw", s.value) for s in SourceName}
     for key, [materialization] in raw.items():
-        source = key.path[1]
-        assert materialization.partition == (None if source == "fx" else NORTHWIND)
-        if source != "fx":
-            assert _value(materialization.metadata, "enabled") is (source in sources)
-    for source in (*sources, "fx"):
+        assert materialization.partition == NORTHWIND
+        assert _value(materialization.metadata, "enabled") is (key.path[1] in sources)
+    for source in sources:
         rows = [_value(e[0].metadata, "rows") for k, e in raw.items() if k.path[1] == source]
         assert sum(rows) > 0, f"{source} loaded no rows"
 
-    dbt_keys = {key for key in materialized if key.path[0] in DBT_LAYERS}
-    assert AssetKey(["intermediate", "int_shopify__orders"]) in dbt_keys
-    assert result.get_asset_check_evaluations(), "dbt tests did not report as asset checks"
+    assert nightly.build is not None
+    built = _materializations(nightly.build)
+    [fx] = [events for key, events in built.items() if key.path[:2] == ["raw", "fx"]]
+    assert fx[0].partition is None and _value(fx[0].metadata, "rows") > 0
+    dbt = {key: events for key, events in built.items() if key.path[0] in DBT_LAYERS}
+    assert AssetKey(["intermediate", "int_shopify__orders"]) in dbt
+    for events in dbt.values():  # the range spans LEDGERLY, which this refresh did not cover
+        assert {m.partition for m in events} == {NORTHWIND, LEDGERLY, THISTLE}
+    invocations = {_value(m.metadata, "invocation_id") for e in dbt.values() for m in e}
+    assert len(invocations) == 1, "the build made more than one dbt invocation"
+    evaluations = nightly.build.get_asset_check_evaluations()
+    assert any(e.check_name.startswith("not_null") for e in evaluations), "no dbt test as check"
+    reconciled = {
+        (e.asset_key.path[-1], e.check_name): e.passed
+        for e in evaluations
+        if e.check_name.startswith("reconciles_with_")
+    }
+    assert reconciled == {
+        ("fct_ad_performance_daily", "reconciles_with_stg_google_ads__ad_daily_metrics"): True,
+        ("fct_ad_performance_daily", "reconciles_with_stg_meta_ads__insights"): True,
+        (
+            "fct_ad_performance_daily",
+            "reconciles_with_stg_linkedin_ads__creative_daily_analytics",
+        ): True,
+        ("fct_orders", "reconciles_with_stg_shopify__orders"): True,
+        ("fct_orders", "reconciles_with_stg_stripe__charges"): True,
+    }
     with read_only_warehouse() as warehouse:
-        [(orders,)] = warehouse.sql(
-            f"select count(*) from {_relation('int_shopify__orders')} "
-            f"where tenant_id = '{NORTHWIND}'"
+        covered = warehouse.sql(
+            f"select distinct tenant_id from {_relation('int_shopify__orders')} order by 1"
         ).fetchall()
-    assert orders > 0
+    assert [tenant for (tenant,) in covered] == sorted(NIGHTLY_TENANTS)
 
+    snapshots = built[AssetKey(["serving", "tenant_snapshot"])]
+    assert sorted(m.partition for m in snapshots) == sorted(NIGHTLY_TENANTS)
+    assert current_manifest(LEDGERLY) is None
     manifest = current_manifest(NORTHWIND)
-    assert manifest["run_id"] == result.run_id
+    assert manifest["run_id"] == nightly.build.run_id
     assert set(manifest["data_as_of"]) == sources | {"fx"}
     assert set(manifest["tables"]) == set(serving_models())
     snapshot = open_tenant_snapshot(NORTHWIND)
@@ -119,23 +139,24 @@ def test_a_tenant_refresh_loads_builds_and_publishes(
 
 
 def test_a_failed_tenant_keeps_its_snapshot_marked_stale_and_alerts_once(
-    refresh_once: Refresh,
+    refresh_once: Callable[[], Refresh],
     definitions: Definitions,
     instance: DagsterInstance,
     sandbox: SandboxServer,
     slack: SlackInbox,
 ) -> None:
-    refresh_once(NORTHWIND)
+    first = refresh_once()
     served = current_manifest(NORTHWIND)
     sandbox.faults.arm(NORTHWIND, SourceName.META_ADS.value, Fault(FaultKind.EXPIRED_TOKEN))
     try:
-        failed = refresh(definitions, instance, NORTHWIND)
+        nightly = refresh(definitions, instance, *NIGHTLY_TENANTS)
     finally:
         sandbox.faults.clear()
-    other = refresh_once(THISTLE)
 
-    assert not failed.success
+    failed = nightly.ingestion[NORTHWIND]
+    assert nightly.failed_tenants == [NORTHWIND]
     assert [e.step_key for e in failed.all_events if e.is_step_failure] == ["raw_meta_ads"]
+    assert nightly.build is not None and nightly.build.success
     already_posted = len(slack.messages)
     context = build_run_status_sensor_context(
         sensor_name="slack_on_run_failure",
@@ -155,49 +176,17 @@ def test_a_failed_tenant_keeps_its_snapshot_marked_stale_and_alerts_once(
 
     stale = current_manifest(NORTHWIND)
     assert stale["version"] == served["version"]
+    assert stale["run_id"] == first.build.run_id
     assert stale["stale"] is not None
     assert "raw_meta_ads" in stale["stale"]["reason"]
     published = current_manifest(THISTLE)
-    assert (published["run_id"], published["stale"]) == (other.run_id, None)
-
-
-def test_a_run_over_many_tenants_makes_one_dbt_invocation(
-    refresh_once: Refresh, definitions: Definitions, environment: Path
-) -> None:
-    tenants = [NORTHWIND, THISTLE]
-    for tenant in tenants:
-        refresh_once(tenant)
-    job = definitions.resolve_job_def("tenant_refresh")
-    shopify_staging = [AssetKey(["staging", "stg_shopify__shop"]), ORDERS_STAGING]
-    with instance_for_test() as instance:
-        instance.add_dynamic_partitions("tenants", tenants)
-        result = job.execute_in_process(
-            instance=instance,
-            asset_selection=shopify_staging,
-            tags={
-                "dagster/asset_partition_range_start": tenants[0],
-                "dagster/asset_partition_range_end": tenants[-1],
-            },
-        )
-
-    assert result.success
-    materialized = _materializations(result)
-    assert set(materialized) == set(shopify_staging)
-    for events in materialized.values():
-        assert {m.partition for m in events} == set(tenants)
-    invocations = {_value(m.metadata, "invocation_id") for e in materialized.values() for m in e}
-    assert len(invocations) == 1
-    with read_only_warehouse() as warehouse:
-        covered = warehouse.sql(
-            f"select distinct tenant_id from {_relation('stg_shopify__orders')} order by 1"
-        ).fetchall()
-    assert [tenant for (tenant,) in covered] == sorted(tenants)
+    assert (published["run_id"], published["stale"]) == (nightly.build.run_id, None)
 
 
 def test_a_freshness_check_fails_when_a_source_is_stale(
-    refresh_once: Refresh, instance: DagsterInstance, slack: SlackInbox
+    refresh_once: Callable[[], Refresh], instance: DagsterInstance, slack: SlackInbox
 ) -> None:
-    refresh_once(NORTHWIND)
+    refresh_once()
 
     def evaluate(freshness: SourceFreshness) -> dict[tuple[str, str], object]:
         definitions = build_definitions(
@@ -228,8 +217,10 @@ def test_a_freshness_check_fails_when_a_source_is_stale(
     assert NORTHWIND in _value(overdue[("meta_ads", "insights")].metadata, "stale")
 
 
-def test_reconciliation_compares_totals_per_tenant_day(refresh_once: Refresh) -> None:
-    refresh_once(NORTHWIND)
+def test_reconciliation_compares_totals_per_tenant_day(
+    refresh_once: Callable[[], Refresh],
+) -> None:
+    refresh_once()
     rule = Reconciliation(
         model="int_shopify__orders",
         staging_model="stg_shopify__orders",
@@ -247,6 +238,6 @@ def test_reconciliation_compares_totals_per_tenant_day(refresh_once: Refresh) ->
             f"select count(distinct (tenant_id, order_date)) from {relations[1]}"
         ).fetchall()
 
-    assert NORTHWIND in tenants
+    assert THISTLE in tenants  # staging holds the last build's tenants; THISTLE is in every one
     assert mismatches == []
     assert len(wrong) == days
