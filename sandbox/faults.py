@@ -44,12 +44,19 @@ class FaultBoard:
             self._faults.setdefault((tenant_id, source), []).append(fault)
 
     def clear(self, tenant_id: str | None = None, source: str | None = None) -> None:
+        """Disarm the faults of a tenant and/or source (all by default) and forget how often
+        they fired, so the next test counts from zero."""
+
+        def matches(key: tuple[str, ...]) -> bool:
+            return (tenant_id is None or key[0] == tenant_id) and (
+                source is None or key[1] == source
+            )
+
         with self._lock:
-            for key in list(self._faults):
-                if (tenant_id is None or key[0] == tenant_id) and (
-                    source is None or key[1] == source
-                ):
-                    del self._faults[key]
+            for key in [key for key in self._faults if matches(key)]:
+                del self._faults[key]
+            for fired in [fired for fired in self.fired if matches(fired)]:
+                del self.fired[fired]
 
     def take(self, tenant_id: str, source: str) -> Fault | None:
         """The fault this request suffers, if any, consuming one use of it."""

@@ -18,6 +18,12 @@ second): the requested cost must fit, the difference to the actual cost is refun
 bucket answers `THROTTLED` with HTTP 200. Schema drift makes `Order.statusPageUrl` exist and puts
 it into every order node even when the client did not select it, the way a client sees a field
 it has never heard of.
+
+Fields are answered by one resolver per type and field (`_FIELDS`, over the world's own objects),
+which both executors call: a validated query (parsed and validated once per query text) runs on
+`_FastExecution`, which gives graphql-core's exact `data` for a clean answer without its
+per-field bookkeeping (a page of orders has tens of thousands of fields); an answer with errors
+or nulls in non-null fields is run again by graphql-core itself, so errors keep its exact shape.
 """
 
 from __future__ import annotations
@@ -33,22 +39,30 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from graphql import (
     DocumentNode,
     ExecutionContext,
+    ExecutionResult,
     FieldNode,
+    GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLError,
+    GraphQLID,
+    GraphQLInt,
     GraphQLNamedType,
     GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLString,
     GraphQLSyntaxError,
     NameNode,
+    OperationType,
     SelectionSetNode,
     TypeInfo,
     TypeInfoVisitor,
@@ -60,6 +74,7 @@ from graphql import (
     is_abstract_type,
     is_leaf_type,
     is_list_type,
+    is_non_null_type,
     parse,
     validate,
     visit,
@@ -125,13 +140,10 @@ _NOT_FOUND = {"errors": "Not Found"}
 
 def _amount(minor: int, currency: str) -> str:
     """A Decimal scalar: exact, without trailing zeros, at least one decimal ("129.0")."""
-    text = format(Decimal(minor).scaleb(-minor_unit_exponent(currency)).normalize(), "f")
-    return text if "." in text else f"{text}.0"
-
-
-def _money_bag(minor: int, currency: str) -> dict[str, Any]:
-    money = {"amount": _amount(minor, currency), "currencyCode": currency}
-    return {"shopMoney": money, "presentmentMoney": dict(money)}
+    exponent = minor_unit_exponent(currency)
+    whole, fraction = divmod(abs(minor), 10**exponent)
+    decimals = f"{fraction:0{exponent}d}".rstrip("0") if exponent else ""
+    return f"{'-' if minor < 0 else ''}{whole}.{decimals or '0'}"
 
 
 def _epoch(instant: datetime) -> int:
@@ -140,7 +152,8 @@ def _epoch(instant: datetime) -> int:
 
 
 def _iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC to the second, as "2026-01-31T23:59:59Z"."""
+    return instant.astimezone(UTC).isoformat(timespec="seconds")[:19] + "Z"
 
 
 def _gid(kind: str, number: int) -> str:
@@ -171,7 +184,7 @@ class ShopView:
         today = world.today()
         return cls(tenant, shop_of(tenant), tuple(world.ad_accounts(tenant)), today, drifting)
 
-    @property
+    @cached_property
     def now(self) -> datetime:
         return world_now(self.today)
 
@@ -327,6 +340,11 @@ def _cursor(last_id: int, last_value: int | str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+def _id_cursor(last_id: int) -> str:
+    """The cursor of a connection paged by id alone."""
+    return _cursor(last_id, last_id)
+
+
 def _invalid_cursor() -> GraphQLError:
     return GraphQLError(
         "Invalid cursor for current pagination sort.", extensions={"code": "BAD_REQUEST"}
@@ -360,65 +378,57 @@ def _page_size(first: int | None) -> int:
     return first
 
 
-T = TypeVar("T")
-
-
 @dataclass(frozen=True)
-class PageItem:
-    cursor: str
-    node: dict[str, Any]
+class Page:
+    """One page of a connection: its nodes, how a node's cursor reads, and what lies around it.
+
+    Cursors are made only when the query selects them.
+    """
+
+    nodes: Sequence[Any]
+    cursor_of: Callable[[Any], str]
+    has_next: bool
+    has_previous: bool
 
 
-def _connection(items: list[PageItem], has_next: bool, has_previous: bool) -> dict[str, Any]:
-    return {
-        "edges": [{"cursor": item.cursor, "node": item.node} for item in items],
-        "nodes": [item.node for item in items],
-        "pageInfo": {
-            "hasNextPage": has_next,
-            "hasPreviousPage": has_previous,
-            "startCursor": items[0].cursor if items else None,
-            "endCursor": items[-1].cursor if items else None,
-        },
-    }
-
-
-def _list_connection(
-    items: Sequence[T],
-    first: int | None,
-    after: str | None,
-    id_of: Callable[[T], int],
-    node_of: Callable[[T], dict[str, Any]],
-) -> dict[str, Any]:
-    """A connection over a short in-memory list (line items, refund lines, moments), by id."""
+def _list_page(
+    items: Sequence[Any], first: int | None, after: str | None, id_of: Callable[[Any], int]
+) -> Page:
+    """A page of a short in-memory list (line items, refund lines, moments), by id."""
     size = _page_size(first)
     start = 0
     if after is not None:
         last_id, _ = _read_cursor(after)
         start = next((i + 1 for i, item in enumerate(items) if id_of(item) == last_id), len(items))
-    page = items[start : start + size]
-    return _connection(
-        [PageItem(_cursor(id_of(item), id_of(item)), node_of(item)) for item in page],
+    return Page(
+        items[start : start + size],
+        lambda item: _id_cursor(id_of(item)),
         has_next=start + size < len(items),
         has_previous=start > 0,
     )
 
 
 def _first_page(
-    ordered: Iterator[T], first: int | None, after: str | None, item_of: Callable[[T], PageItem]
-) -> dict[str, Any]:
+    ordered: Iterator[Any], first: int | None, after: str | None, cursor_of: Callable[[Any], str]
+) -> Page:
     """The first `first` of `ordered` (one more is peeked at to know whether a page follows)."""
     size = _page_size(first)
     taken = list(islice(ordered, size + 1))
-    return _connection(
-        [item_of(value) for value in taken[:size]],
-        has_next=len(taken) > size,
-        has_previous=after is not None,
-    )
+    return Page(taken[:size], cursor_of, has_next=len(taken) > size, has_previous=after is not None)
 
 
 # --- orders: sorting lazily over day buckets --------------------------------------------------
 
 OrderKey = tuple[int, ...]
+
+
+class _Stamped(NamedTuple):
+    """An order with the whole UTC seconds it is filtered and sorted by, at one sandbox today."""
+
+    order: Order
+    created: int
+    updated: int
+    updated_day: int  # the shop-local day of `updated`
 
 
 @dataclass(frozen=True)
@@ -435,7 +445,7 @@ class OrderSort:
     def cursor(self, view: ShopView, order: Order) -> str:
         if self.by_update:
             return _cursor(order.id, _iso(order.updated_at(view.now)))
-        return _cursor(order.id, order.id)
+        return _id_cursor(order.id)
 
     def key_of_cursor(self, cursor: str) -> OrderKey:
         last_id, last_value = _read_cursor(cursor)
@@ -450,10 +460,12 @@ class OrderSort:
     def bucket_of(self, view: ShopView, key: OrderKey) -> int:
         return view.local_day(key[0]) if self.by_update else order_position(key[-1])[0]
 
-    def bucket(self, view: ShopView, day: int) -> list[tuple[OrderKey, Order]]:
+    def bucket(self, view: ShopView, day: int) -> list[tuple[OrderKey, _Stamped]]:
         if self.by_update:
             return _updated_bucket(view.shop, view.accounts, view.today, day)
-        return [((order.id,), order) for order in view.orders_of_day(day)]
+        if not 0 <= day < view.today:
+            return []
+        return [((s.order.id,), s) for s in _stamped(view.shop, view.accounts, view.today, day)]
 
     def buckets(self, view: ShopView, search: Search) -> range:
         created, updated = search.range("created_at"), search.range("updated_at")
@@ -486,25 +498,38 @@ def _min_day(
     return min(days)
 
 
+@lru_cache(maxsize=8192)
+def _stamped(
+    shop: Shop, accounts: tuple[AdAccount, ...], today: int, day: int
+) -> tuple[_Stamped, ...]:
+    """The orders created on world day `day`, stamped as they stand on world day `today`."""
+    now = world_now(today)
+    zone = ZoneInfo(shop.timezone)
+    stamped = []
+    for order in day_orders(shop, accounts, day):
+        updated = order.updated_at(now)
+        updated_day = day_number(updated.astimezone(zone).date())
+        stamped.append(_Stamped(order, _epoch(order.created_at), _epoch(updated), updated_day))
+    return tuple(stamped)
+
+
 @lru_cache(maxsize=4096)
 def _updated_bucket(
     shop: Shop, accounts: tuple[AdAccount, ...], today: int, day: int
-) -> list[tuple[OrderKey, Order]]:
+) -> list[tuple[OrderKey, _Stamped]]:
     """Orders whose updatedAt falls on shop-local day `day`, by (updatedAt, id)."""
-    now = world_now(today)
-    zone = ZoneInfo(shop.timezone)
-    found = []
-    for created_day in range(max(0, day - LATEST_UPDATE_DAYS), min(day, today - 1) + 1):
-        for order in day_orders(shop, accounts, created_day):
-            updated = order.updated_at(now)
-            if day_number(updated.astimezone(zone).date()) == day:
-                found.append(((_epoch(updated), order.id), order))
+    found = [
+        ((stamped.updated, stamped.order.id), stamped)
+        for created_day in range(max(0, day - LATEST_UPDATE_DAYS), min(day, today - 1) + 1)
+        for stamped in _stamped(shop, accounts, today, created_day)
+        if stamped.updated_day == day
+    ]
     return sorted(found, key=lambda pair: pair[0])
 
 
 def _sorted_orders(
     view: ShopView, sort: OrderSort, search: Search, after: OrderKey | None
-) -> Iterator[tuple[OrderKey, Order]]:
+) -> Iterator[Order]:
     """Matching orders in sort order, strictly after the key `after`."""
     days = sort.buckets(view, search)
     if after is not None:
@@ -516,232 +541,359 @@ def _sorted_orders(
     created, updated = search.range("created_at"), search.range("updated_at")
     for day in reversed(days) if sort.reverse else days:
         bucket = sort.bucket(view, day)
-        for key, order in reversed(bucket) if sort.reverse else bucket:
+        for key, stamped in reversed(bucket) if sort.reverse else bucket:
             if after is not None and (key >= after if sort.reverse else key <= after):
                 continue
-            if (
-                _epoch(order.created_at) in created
-                and _epoch(order.updated_at(view.now)) in updated
-            ):
-                yield key, order
+            if stamped.created in created and stamped.updated in updated:
+                yield stamped.order
 
 
-# --- order nodes ------------------------------------------------------------------------------
+# --- resolvers: one per type and field, over the world's objects --------------------------------
+#
+# A resolver takes its parent's value (the source) and the field's coerced arguments. Sources:
+# Shop a `ShopView`, Order and CustomerJourneySummary an `_OrderAt`, LineItem and RefundLineItem
+# a `_LineAt`, Refund a `_RefundAt`, CustomerVisit and UTMParameters a `Visit`, Customer and
+# CustomerEmailAddress a `Customer`, MoneyBag and MoneyV2 a `_Money`, Count an int, connections
+# a `Page`, edges an `_Edge`. A field without a resolver is null. Root fields are below.
+
+Resolver = Callable[[Any, dict[str, Any]], Any]
 
 
-def _order_node(view: ShopView, order: Order) -> dict[str, Any]:
-    currency = order.currency
-    refund = order.visible_refund(view.now)
-    refunded = refund.amount if refund else 0
-    refunded_item = next(
-        (i for i in order.line_items if refund and i.id == refund.line_item_id), None
+@dataclass
+class RequestState:
+    """One request: the shop view it answers from, and its `extensions.search` entries."""
+
+    view: ShopView
+    searches: list[dict[str, Any]] = field(default_factory=list)
+
+    def note(self, key: str, search: Search) -> None:
+        """Report `search`'s warnings for the root field answered under `key`."""
+        if search.report:
+            self.searches.append({"path": [key], **search.report})
+
+
+class _OrderAt:
+    """An order as one request sees it: its refund if that has happened by the view's now, the
+    amounts that follow (minor units), and its line items and visits."""
+
+    __slots__ = (
+        "line_items",
+        "order",
+        "refund",
+        "refunded",
+        "subtotal",
+        "total",
+        "view",
+        "visits",
     )
-    subtotal = order.gross - order.discount
-    total = subtotal + order.shipping
-    node: dict[str, Any] = {
-        "id": _gid("Order", order.id),
-        "legacyResourceId": str(order.id),
-        "name": order.name,
-        "email": lambda _info: customer(view.shop, order.customer_index).email,
-        "createdAt": _iso(order.created_at),
-        "updatedAt": _iso(order.updated_at(view.now)),
-        "processedAt": _iso(order.created_at),
-        "cancelledAt": None,
-        "confirmed": True,
-        "test": False,
-        "currencyCode": currency,
-        "presentmentCurrencyCode": currency,
-        "displayFinancialStatus": (
-            "PAID" if not refund else "REFUNDED" if refunded >= total else "PARTIALLY_REFUNDED"
-        ),
-        "discountCode": order.discount_code,
-        "discountCodes": [order.discount_code] if order.discount_code else [],
-        "subtotalLineItemsQuantity": sum(item.quantity for item in order.line_items),
-        "subtotalPriceSet": _money_bag(subtotal, currency),
-        "currentSubtotalPriceSet": _money_bag(subtotal - refunded, currency),
-        "totalPriceSet": _money_bag(total, currency),
-        "currentTotalPriceSet": _money_bag(total - refunded, currency),
-        "totalDiscountsSet": _money_bag(order.discount, currency),
-        "currentTotalDiscountsSet": _money_bag(
-            order.discount - (refunded_item.discount if refunded_item else 0), currency
-        ),
-        "totalRefundedSet": _money_bag(refunded, currency),
-        "totalShippingPriceSet": _money_bag(order.shipping, currency),
-        "totalTaxSet": _money_bag(0, currency),
-        "currentTotalTaxSet": _money_bag(0, currency),
-        "customer": lambda _info: _customer_node(customer(view.shop, order.customer_index)),
-        "lineItems": lambda _info, first=None, after=None: _list_connection(
-            order.line_items,
-            first,
-            after,
-            lambda item: item.id,
-            lambda item: _line_node(view, order, item),
-        ),
-        "refunds": lambda _info, first=None: _refunds(view, order, first),
-        "customerJourneySummary": lambda _info: _journey_node(view, order),
-    }
-    if view.drifting:
-        node[DRIFT_FIELD] = f"https://{view.shop.domain}/account/orders/{order.id}"
-    return node
+
+    def __init__(self, view: ShopView, order: Order) -> None:
+        self.view = view
+        self.order = order
+        self.refund = order.visible_refund(view.now)
+        self.refunded = self.refund.amount if self.refund else 0
+        self.subtotal = order.subtotal
+        self.total = self.subtotal + order.shipping
+        self.line_items = order.line_items
+        self.visits = order.visits
+
+    def returned(self, item: LineItem) -> int:
+        """Units of `item` refunded so far."""
+        refund = self.refund
+        return refund.quantity if refund and refund.line_item_id == item.id else 0
+
+    def money(self, minor: int) -> _Money:
+        return _Money(minor, self.order.currency)
 
 
-def _line_node(view: ShopView, order: Order, item: LineItem) -> dict[str, Any]:
-    refund = order.visible_refund(view.now)
-    returned = refund.quantity if refund and refund.line_item_id == item.id else 0
-    currency = order.currency
-    return {
-        "id": _gid("LineItem", item.id),
-        "name": item.title,
-        "title": item.title,
-        "sku": item.sku,
-        "quantity": item.quantity,
-        "currentQuantity": item.quantity - returned,
-        "refundableQuantity": item.quantity - returned,
-        "originalUnitPriceSet": _money_bag(item.unit_price, currency),
-        "originalTotalSet": _money_bag(item.gross, currency),
-        "discountedTotalSet": _money_bag(item.gross - item.discount, currency),
-        "totalDiscountSet": _money_bag(item.discount, currency),
-    }
+class _LineAt(NamedTuple):
+    order_at: _OrderAt
+    item: LineItem
 
 
-def _refunds(view: ShopView, order: Order, first: int | None) -> list[dict[str, Any]]:
+class _RefundAt(NamedTuple):
+    order_at: _OrderAt
+    refund: Refund
+
+
+class _Money(NamedTuple):
+    minor: int
+    currency: str
+
+
+class _Edge(NamedTuple):
+    page: Page
+    node: Any
+
+
+def _financial_status(order: _OrderAt) -> str:
+    if not order.refund:
+        return "PAID"
+    return "REFUNDED" if order.refunded >= order.total else "PARTIALLY_REFUNDED"
+
+
+def _refunded_discount(order: _OrderAt) -> int:
+    refund = order.refund
+    item = next((i for i in order.line_items if refund and i.id == refund.line_item_id), None)
+    return item.discount if item else 0
+
+
+def _line_items(order: _OrderAt, args: dict[str, Any]) -> Page:
+    lines = [_LineAt(order, item) for item in order.line_items]
+    return _list_page(lines, args.get("first"), args.get("after"), lambda line: line.item.id)
+
+
+def _refunds(order: _OrderAt, args: dict[str, Any]) -> list[_RefundAt]:
     """Order.refunds: the refund once the sandbox's now has passed it."""
-    refund = order.visible_refund(view.now)
-    return ([_refund_node(view, order, refund)] if refund else [])[:first]
+    return ([_RefundAt(order, order.refund)] if order.refund else [])[: args.get("first")]
 
 
-def _refund_node(view: ShopView, order: Order, refund: Refund) -> dict[str, Any]:
-    item = next(i for i in order.line_items if i.id == refund.line_item_id)
-    currency = order.currency
-    refund_line = {
-        "lineItem": _line_node(view, order, item),
-        "quantity": refund.quantity,
-        "priceSet": _money_bag(item.unit_price, currency),
-        "subtotalSet": _money_bag(refund.amount, currency),
-        "totalTaxSet": _money_bag(0, currency),
-    }
-    return {
-        "id": _gid("Refund", refund.id),
-        "legacyResourceId": str(refund.id),
-        "createdAt": _iso(refund.created_at),
-        "updatedAt": _iso(refund.created_at),
-        "note": None,
-        "totalRefundedSet": _money_bag(refund.amount, currency),
-        "refundLineItems": lambda _info, first=None, after=None: _list_connection(
-            [refund_line], first, after, lambda _line: item.id, lambda line: line
-        ),
-    }
+def _refund_lines(refund: _RefundAt, args: dict[str, Any]) -> Page:
+    """A refund's one line: all units of one line item (a RefundLineItem is a `_LineAt`)."""
+    order = refund.order_at
+    item = next(i for i in order.line_items if i.id == refund.refund.line_item_id)
+    return _list_page(
+        [_LineAt(order, item)], args.get("first"), args.get("after"), lambda _: item.id
+    )
 
 
-def _journey_node(view: ShopView, order: Order) -> dict[str, Any] | None:
-    visits = order.visits
-    if not visits:
-        return None
-    return {
-        "customerOrderIndex": lambda _info: _customer_order_index(view, order),
-        "daysToConversion": (order.created_at - visits[0].occurred_at).days,
-        "firstVisit": _visit_node(visits[0]),
-        "lastVisit": _visit_node(visits[-1]),
-        "moments": lambda _info, first=None, after=None: _list_connection(
-            visits, first, after, lambda visit: visit.id, _visit_node
-        ),
-        "momentsCount": {"count": len(visits), "precision": "EXACT"},
-        "ready": True,
-    }
+def _moments(order: _OrderAt, args: dict[str, Any]) -> Page:
+    visits = order.visits or ()
+    return _list_page(visits, args.get("first"), args.get("after"), lambda visit: visit.id)
 
 
-def _customer_order_index(view: ShopView, order: Order) -> int | None:
+def _customer_order_index(order: _OrderAt, _: dict[str, Any]) -> int | None:
     """1 + the customer's earlier orders, known for a customer whose first day this is.
 
     A returning customer's history would need every earlier day of the shop generated, so
     Shopify's nullable field stays null for them.
     """
-    first_of_day = order.day * view.shop.customers_per_day
-    if order.customer_index < first_of_day:
+    view, placed = order.view, order.order
+    if placed.customer_index < placed.day * view.shop.customers_per_day:
         return None
-    same_day = view.orders_of_day(order.day)[: order_position(order.id)[1]]
-    return 1 + sum(other.customer_index == order.customer_index for other in same_day)
+    return _nth_orders(view.shop, view.accounts, placed.day)[order_position(placed.id)[1]]
+
+
+@lru_cache(maxsize=4096)
+def _nth_orders(shop: Shop, accounts: tuple[AdAccount, ...], day: int) -> tuple[int, ...]:
+    """For each order of `day`: 1 + that day's earlier orders by the same customer."""
+    seen: dict[int, int] = {}
+    nth = []
+    for placed in day_orders(shop, accounts, day):
+        seen[placed.customer_index] = seen.get(placed.customer_index, 0) + 1
+        nth.append(seen[placed.customer_index])
+    return tuple(nth)
 
 
 _TACTICS = {"SEARCH": "SEO", "SOCIAL": "POST", "EMAIL": "NEWSLETTER"}
 
 
-def _visit_node(visit: Visit) -> dict[str, Any]:
-    """A CustomerVisit; the world's channel (SEARCH/SOCIAL/EMAIL) maps to a MarketingTactic."""
-    has_utm = visit.utm_source is not None
-    paid = visit.kind == "paid"
-    return {
-        "__typename": "CustomerVisit",
-        "id": _gid("CustomerVisit", visit.id),
-        "landingPage": visit.landing_page,
-        "occurredAt": _iso(visit.occurred_at),
-        "referralCode": None,
-        "referrerUrl": visit.referrer_url,
-        "source": visit.source,
-        "sourceDescription": f"{visit.source} ad" if paid else None,
-        "sourceType": "AD" if paid else _TACTICS.get(visit.source_type or ""),
-        "utmParameters": {
-            "campaign": visit.utm_campaign,
-            "content": visit.utm_content,
-            "medium": visit.utm_medium,
-            "source": visit.utm_source,
-            "term": None,
-        }
-        if has_utm
-        else None,
-    }
+def _source_type(visit: Visit) -> str | None:
+    """The world's channel (SEARCH/SOCIAL/EMAIL) as a MarketingTactic; paid visits are AD."""
+    return "AD" if visit.kind == "paid" else _TACTICS.get(visit.source_type or "")
 
 
-def _customer_node(person: Customer) -> dict[str, Any]:
-    return {
-        "id": _gid("Customer", person.id),
-        "legacyResourceId": str(person.id),
-        "createdAt": _iso(person.created_at),
-        "updatedAt": _iso(person.created_at),
-        "displayName": f"{person.first_name} {person.last_name}",
-        "email": person.email,
-        "firstName": person.first_name,
-        "lastName": person.last_name,
-        "defaultEmailAddress": {"emailAddress": person.email},
-        "state": "DISABLED",
-        "verifiedEmail": True,
-        "tags": [],
-    }
+def _shop_id(view: ShopView) -> str:
+    return _gid("Shop", int(stable_digits(11, "shopify-shop", view.shop.handle)))
+
+
+def _timezone_abbreviation(view: ShopView) -> str | None:
+    return view.now.astimezone(ZoneInfo(view.shop.timezone)).tzname()
+
+
+_CONNECTION: dict[str, Resolver] = {
+    "edges": lambda page, _: [_Edge(page, node) for node in page.nodes],
+    "nodes": lambda page, _: page.nodes,
+    "pageInfo": lambda page, _: page,
+}
+_EDGE: dict[str, Resolver] = {
+    "cursor": lambda edge, _: edge.page.cursor_of(edge.node),
+    "node": lambda edge, _: edge.node,
+}
+_FIELDS: dict[str, dict[str, Resolver]] = {
+    "Shop": {
+        "id": lambda view, _: _shop_id(view),
+        "name": lambda view, _: view.tenant.display_name,
+        "email": lambda view, _: f"owner@{view.shop.handle}.example",
+        "currencyCode": lambda view, _: view.shop.currency,
+        "ianaTimezone": lambda view, _: view.shop.timezone,
+        "timezoneAbbreviation": lambda view, _: _timezone_abbreviation(view),
+        "myshopifyDomain": lambda view, _: view.shop.domain,
+    },
+    "Order": {
+        "id": lambda o, _: _gid("Order", o.order.id),
+        "legacyResourceId": lambda o, _: str(o.order.id),
+        "name": lambda o, _: o.order.name,
+        "email": lambda o, _: customer(o.view.shop, o.order.customer_index).email,
+        "createdAt": lambda o, _: _iso(o.order.created_at),
+        "updatedAt": lambda o, _: _iso(o.order.updated_at(o.view.now)),
+        "processedAt": lambda o, _: _iso(o.order.created_at),
+        "cancelledAt": lambda o, _: None,
+        "confirmed": lambda o, _: True,
+        "test": lambda o, _: False,
+        "currencyCode": lambda o, _: o.order.currency,
+        "presentmentCurrencyCode": lambda o, _: o.order.currency,
+        "displayFinancialStatus": lambda o, _: _financial_status(o),
+        "discountCode": lambda o, _: o.order.discount_code,
+        "discountCodes": lambda o, _: [o.order.discount_code] if o.order.discount_code else [],
+        "subtotalLineItemsQuantity": lambda o, _: sum(i.quantity for i in o.line_items),
+        "subtotalPriceSet": lambda o, _: o.money(o.subtotal),
+        "currentSubtotalPriceSet": lambda o, _: o.money(o.subtotal - o.refunded),
+        "totalPriceSet": lambda o, _: o.money(o.total),
+        "currentTotalPriceSet": lambda o, _: o.money(o.total - o.refunded),
+        "totalDiscountsSet": lambda o, _: o.money(o.order.discount),
+        "currentTotalDiscountsSet": lambda o, _: o.money(o.order.discount - _refunded_discount(o)),
+        "totalRefundedSet": lambda o, _: o.money(o.refunded),
+        "totalShippingPriceSet": lambda o, _: o.money(o.order.shipping),
+        "totalTaxSet": lambda o, _: o.money(0),
+        "currentTotalTaxSet": lambda o, _: o.money(0),
+        "customer": lambda o, _: customer(o.view.shop, o.order.customer_index),
+        "lineItems": _line_items,
+        "refunds": _refunds,
+        "customerJourneySummary": lambda o, _: o if o.visits else None,
+        DRIFT_FIELD: lambda o, _: f"https://{o.view.shop.domain}/account/orders/{o.order.id}",
+    },
+    "LineItem": {
+        "id": lambda line, _: _gid("LineItem", line.item.id),
+        "name": lambda line, _: line.item.title,
+        "title": lambda line, _: line.item.title,
+        "sku": lambda line, _: line.item.sku,
+        "quantity": lambda line, _: line.item.quantity,
+        "currentQuantity": lambda line, _: line.item.quantity - line.order_at.returned(line.item),
+        "refundableQuantity": lambda line, _: (
+            line.item.quantity - line.order_at.returned(line.item)
+        ),
+        "originalUnitPriceSet": lambda line, _: line.order_at.money(line.item.unit_price),
+        "originalTotalSet": lambda line, _: line.order_at.money(line.item.gross),
+        "discountedTotalSet": lambda line, _: line.order_at.money(
+            line.item.gross - line.item.discount
+        ),
+        "totalDiscountSet": lambda line, _: line.order_at.money(line.item.discount),
+    },
+    "Refund": {
+        "id": lambda r, _: _gid("Refund", r.refund.id),
+        "legacyResourceId": lambda r, _: str(r.refund.id),
+        "createdAt": lambda r, _: _iso(r.refund.created_at),
+        "updatedAt": lambda r, _: _iso(r.refund.created_at),
+        "note": lambda r, _: None,
+        "totalRefundedSet": lambda r, _: r.order_at.money(r.refund.amount),
+        "refundLineItems": _refund_lines,
+    },
+    "RefundLineItem": {
+        "lineItem": lambda line, _: line,
+        "quantity": lambda line, _: line.order_at.refund.quantity,
+        "priceSet": lambda line, _: line.order_at.money(line.item.unit_price),
+        "subtotalSet": lambda line, _: line.order_at.money(line.order_at.refund.amount),
+        "totalTaxSet": lambda line, _: line.order_at.money(0),
+    },
+    "CustomerJourneySummary": {
+        "customerOrderIndex": _customer_order_index,
+        "daysToConversion": lambda o, _: (o.order.created_at - o.visits[0].occurred_at).days,
+        "firstVisit": lambda o, _: o.visits[0],
+        "lastVisit": lambda o, _: o.visits[-1],
+        "moments": _moments,
+        "momentsCount": lambda o, _: len(o.visits),
+        "ready": lambda o, _: True,
+    },
+    "Count": {
+        "count": lambda count, _: count,
+        "precision": lambda count, _: "EXACT",
+    },
+    "CustomerVisit": {
+        "id": lambda visit, _: _gid("CustomerVisit", visit.id),
+        "landingPage": lambda visit, _: visit.landing_page,
+        "occurredAt": lambda visit, _: _iso(visit.occurred_at),
+        "referralCode": lambda visit, _: None,
+        "referrerUrl": lambda visit, _: visit.referrer_url,
+        "source": lambda visit, _: visit.source,
+        "sourceDescription": lambda visit, _: (
+            f"{visit.source} ad" if visit.kind == "paid" else None
+        ),
+        "sourceType": lambda visit, _: _source_type(visit),
+        "utmParameters": lambda visit, _: visit if visit.utm_source is not None else None,
+    },
+    "UTMParameters": {
+        "campaign": lambda visit, _: visit.utm_campaign,
+        "content": lambda visit, _: visit.utm_content,
+        "medium": lambda visit, _: visit.utm_medium,
+        "source": lambda visit, _: visit.utm_source,
+        "term": lambda visit, _: None,
+    },
+    "Customer": {
+        "id": lambda person, _: _gid("Customer", person.id),
+        "legacyResourceId": lambda person, _: str(person.id),
+        "createdAt": lambda person, _: _iso(person.created_at),
+        "updatedAt": lambda person, _: _iso(person.created_at),
+        "displayName": lambda person, _: f"{person.first_name} {person.last_name}",
+        "email": lambda person, _: person.email,
+        "firstName": lambda person, _: person.first_name,
+        "lastName": lambda person, _: person.last_name,
+        "defaultEmailAddress": lambda person, _: person,
+        "state": lambda person, _: "DISABLED",
+        "verifiedEmail": lambda person, _: True,
+        "tags": lambda person, _: [],
+    },
+    "CustomerEmailAddress": {"emailAddress": lambda person, _: person.email},
+    "MoneyBag": {
+        "shopMoney": lambda money, _: money,
+        "presentmentMoney": lambda money, _: money,
+    },
+    "MoneyV2": {
+        "amount": lambda money, _: _amount(money.minor, money.currency),
+        "currencyCode": lambda money, _: money.currency,
+    },
+    "PageInfo": {
+        "hasNextPage": lambda page, _: page.has_next,
+        "hasPreviousPage": lambda page, _: page.has_previous,
+        "startCursor": lambda page, _: page.cursor_of(page.nodes[0]) if page.nodes else None,
+        "endCursor": lambda page, _: page.cursor_of(page.nodes[-1]) if page.nodes else None,
+    },
+    **{
+        name: _EDGE if name.endswith("Edge") else _CONNECTION
+        for name in DRIFT_SCHEMA.type_map
+        if name.endswith(("Connection", "Edge"))
+    },
+}
+
+
+def _null(_source: Any, _args: dict[str, Any]) -> None:
+    return None
+
+
+def _resolver(type_name: str, field_name: str) -> Resolver:
+    """The resolver of `type_name.field_name`; a field the sandbox does not serve is null."""
+    return _FIELDS.get(type_name, {}).get(field_name, _null)
 
 
 # --- root fields --------------------------------------------------------------------------------
+#
+# Root resolvers take the request's `RequestState`, the arguments, and the response key their
+# field is answered under (the path of its `extensions.search` entry).
+
+RootResolver = Callable[[RequestState, dict[str, Any], str], Any]
 
 
-@dataclass
-class RequestState:
-    """What resolvers of one request report back: `extensions.search` entries."""
-
-    searches: list[dict[str, Any]] = field(default_factory=list)
-
-    def note(self, info: Any, search: Search) -> None:
-        if search.report:
-            self.searches.append({"path": list(info.path.as_list()), **search.report})
-
-
-def _orders(view: ShopView, info: Any, **args: Any) -> dict[str, Any]:
+def _orders(state: RequestState, args: dict[str, Any], key: str) -> Page:
+    view = state.view
     search = parse_search(args.get("query"), view.shop.timezone, _ORDER_SEARCH_FIELDS)
-    info.context.note(info, search)
+    state.note(key, search)
     sort = OrderSort(
         by_update=args.get("sortKey") == "UPDATED_AT", reverse=bool(args.get("reverse"))
     )
     after = args.get("after")
     ordered = _sorted_orders(view, sort, search, sort.key_of_cursor(after) if after else None)
     return _first_page(
-        (order for _, order in ordered),
+        (_OrderAt(view, order) for order in ordered),
         args.get("first"),
         after,
-        lambda order: PageItem(sort.cursor(view, order), _order_node(view, order)),
+        lambda node: sort.cursor(view, node.order),
     )
 
 
-def _customers(view: ShopView, info: Any, **args: Any) -> dict[str, Any]:
+def _customers(state: RequestState, args: dict[str, Any], key: str) -> Page:
+    view = state.view
     search = parse_search(args.get("query"), view.shop.timezone, _CUSTOMER_SEARCH_FIELDS)
-    info.context.note(info, search)
+    state.note(key, search)
     created = search.range("created_at")
     per_day = view.shop.customers_per_day
     lo = 0 if created.lo is None else max(0, (view.local_day(created.lo) - 1) * per_day)
@@ -758,43 +910,219 @@ def _customers(view: ShopView, info: Any, **args: Any) -> dict[str, Any]:
         (person for person in people if _epoch(person.created_at) in created),
         args.get("first"),
         after,
-        lambda person: PageItem(_cursor(person.id, person.id), _customer_node(person)),
+        lambda person: _id_cursor(person.id),
     )
 
 
-def _shop_node(view: ShopView) -> dict[str, Any]:
-    zone = ZoneInfo(view.shop.timezone)
-    return {
-        "id": _gid("Shop", int(stable_digits(11, "shopify-shop", view.shop.handle))),
-        "name": view.tenant.display_name,
-        "email": f"owner@{view.shop.handle}.example",
-        "currencyCode": view.shop.currency,
-        "ianaTimezone": view.shop.timezone,
-        "timezoneAbbreviation": view.now.astimezone(zone).tzname(),
-        "myshopifyDomain": view.shop.domain,
+def _order_by_gid(state: RequestState, args: dict[str, Any], _key: str) -> _OrderAt | None:
+    number = _gid_number(args["id"], "Order")
+    order = state.view.order(number) if number is not None else None
+    return _OrderAt(state.view, order) if order else None
+
+
+def _customer_by_gid(state: RequestState, args: dict[str, Any], _key: str) -> Customer | None:
+    number = _gid_number(args["id"], "Customer")
+    index = None if number is None else number - CUSTOMER_ID_BASE
+    if index is None or not 0 <= index < state.view.customer_count():
+        return None
+    return customer(state.view.shop, index)
+
+
+_ROOT_FIELDS: dict[str, RootResolver] = {
+    "shop": lambda state, _args, _key: state.view,
+    "order": _order_by_gid,
+    "orders": _orders,
+    "customer": _customer_by_gid,
+    "customers": _customers,
+}
+
+
+def _graphql_core_resolver(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+    """graphql-core's field resolver: the same resolvers, called the way the fast path does."""
+    if info.parent_type is info.schema.query_type:
+        return _ROOT_FIELDS[info.field_name](source, args, info.path.key)
+    return _resolver(info.parent_type.name, info.field_name)(source, args)
+
+
+def _moment_type(_value: Any, _info: GraphQLResolveInfo, _type: Any) -> str:
+    """Every CustomerMoment the sandbox has is a CustomerVisit."""
+    return "CustomerVisit"
+
+
+# --- the fast path ------------------------------------------------------------------------------
+
+
+def _root_fields(
+    context: ExecutionContext,
+) -> tuple[GraphQLObjectType, dict[str, list[FieldNode]]]:
+    """The query root type and the fields the operation selects on it, by response key."""
+    root = context.schema.query_type
+    assert root is not None
+    fields = collect_fields(
+        context.schema,
+        context.fragments,
+        context.variable_values,
+        root,
+        context.operation.selection_set,
+    )
+    return root, fields
+
+
+class _NotCleanError(Exception):
+    """The answer is not clean (an error, or a null where the schema promises a value)."""
+
+
+# How a step completes a resolved value that is not null:
+_TEXT = 0  # a String or ID: kept if it is a str
+_SCALAR = 1  # one of the schema's own scalars (DateTime, Decimal ...): graphql-core passes it on
+_LEAF = 2  # an Int, Boolean or enum: kept if `extra(value)` (graphql-core serializes it unchanged)
+_OBJECT = 3  # an object: answered by the plan `extra`
+_LIST = 4  # a list: each item completed as `extra` (nullable, shape, extra) says
+_VALUE = 5  # money: answered by the plan `extra[0]`, once per value (memo `extra[1]`)
+_VALUE_TYPES = frozenset({"MoneyBag", "MoneyV2"})  # answers that follow from an equal source
+_Step = tuple[str, Resolver, dict[str, Any], bool, int, Any]  # key, resolver, args, nullable ...
+_INT_RANGE = range(-(2**31), 2**31)
+
+
+class _FastExecution:
+    """Computes graphql-core's `data` for a clean answer, without its per-field bookkeeping.
+
+    graphql-core builds a path, a resolve info and an awaitable check for every field of every
+    node; this compiles each selection once per request into steps (response key, resolver,
+    arguments, how to complete the value), with graphql-core's own field collection and argument
+    coercion, and applies them node by node. Leaves pass only when graphql-core's serializer would
+    return them as they are. Anything else raises `_NotCleanError` (an error, a null in a non-null
+    field, introspection, a mutation or subscription, a resolver's exception), and the caller runs
+    graphql-core, which answers it exactly.
+    """
+
+    def __init__(self, context: ExecutionContext) -> None:
+        self.context = context
+        self._plans: dict[tuple[Any, ...], list[_Step]] = {}
+
+    def data(self, state: RequestState) -> dict[str, Any]:
+        context = self.context
+        if context.operation.operation is not OperationType.QUERY:
+            raise _NotCleanError  # a mutation or subscription: graphql-core refuses it
+        root, fields = _root_fields(context)
+        data = {}
+        for key, nodes in fields.items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                data[key] = root.name
+                continue
+            definition = root.fields.get(name)
+            if definition is None:
+                raise _NotCleanError  # introspection
+            args = get_argument_values(definition, nodes[0], context.variable_values)
+            value = _ROOT_FIELDS[name](state, args, key)
+            data[key] = self._complete(*self._completion(definition.type, nodes), value)
+        return data
+
+    def _completion(
+        self, type_: GraphQLOutputType, nodes: list[FieldNode]
+    ) -> tuple[bool, int, Any]:
+        """(nullable, shape, extra): how a resolved value of `type_` is completed."""
+        nullable = not is_non_null_type(type_)
+        type_ = get_nullable_type(type_)  # type: ignore[assignment]
+        if is_list_type(type_):
+            return nullable, _LIST, self._completion(type_.of_type, nodes)  # type: ignore
+        if type_ is GraphQLString or type_ is GraphQLID:
+            return nullable, _TEXT, None
+        if type_ is GraphQLInt or type_ is GraphQLBoolean or isinstance(type_, GraphQLEnumType):
+            return nullable, _LEAF, _serializes_unchanged(type_)
+        if is_leaf_type(type_):
+            return nullable, _SCALAR, None
+        if is_abstract_type(type_):  # CustomerMoment: its one runtime type
+            type_ = self.context.schema.get_type(_moment_type(None, None, type_))  # type: ignore
+        assert isinstance(type_, GraphQLObjectType)
+        if type_.name in _VALUE_TYPES:
+            return nullable, _VALUE, (self._plan(type_, nodes), {})
+        return nullable, _OBJECT, self._plan(type_, nodes)
+
+    def _complete(self, nullable: bool, shape: int, extra: Any, value: Any) -> Any:
+        if value is None:
+            if nullable:
+                return None
+            raise _NotCleanError
+        if shape == _OBJECT:
+            return self._object(extra, value)
+        if shape == _VALUE:
+            plan, answers = extra
+            answer = answers.get(value)
+            if answer is None:
+                answer = answers[value] = self._object(plan, value)
+            return answer
+        if shape == _LIST:
+            return [self._complete(*extra, item) for item in value]
+        if shape == _SCALAR or (type(value) is str if shape == _TEXT else extra(value)):
+            return value
+        raise _NotCleanError
+
+    def _plan(self, parent: GraphQLObjectType, nodes: list[FieldNode]) -> list[_Step]:
+        """The steps that answer the selection `nodes` make on `parent`, made once."""
+        plan_key = (parent.name, *map(id, nodes))
+        plan = self._plans.get(plan_key)
+        if plan is None:
+            plan = []
+
+            def type_name(_source: Any, _args: dict[str, Any]) -> str:
+                return parent.name
+
+            for key, field_nodes in self.context.collect_subfields(parent, nodes).items():
+                name = field_nodes[0].name.value
+                if name == "__typename":
+                    plan.append((key, type_name, {}, False, _TEXT, None))
+                    continue
+                definition = parent.fields[name]
+                args = get_argument_values(definition, field_nodes[0], self.context.variable_values)
+                completion = self._completion(definition.type, field_nodes)
+                plan.append((key, _resolver(parent.name, name), args, *completion))
+            self._plans[plan_key] = plan
+        return plan
+
+    def _object(self, plan: list[_Step], source: Any) -> dict[str, Any]:
+        answer = {}
+        for key, resolve, args, nullable, shape, extra in plan:
+            value = resolve(source, args)
+            if (shape == _TEXT and type(value) is str) or (shape == _SCALAR and value is not None):
+                answer[key] = value  # most fields: nothing to complete
+            else:
+                answer[key] = self._complete(nullable, shape, extra, value)
+        return answer
+
+
+def _serializes_unchanged(type_: GraphQLNamedType) -> Callable[[Any], bool]:
+    """Whether graphql-core's serializer of an Int, Boolean or enum keeps a value as it is."""
+    if type_ is GraphQLInt:
+        return lambda value: type(value) is int and value in _INT_RANGE
+    if type_ is GraphQLBoolean:
+        return lambda value: type(value) is bool
+    assert isinstance(type_, GraphQLEnumType)
+    names = type_.values
+    return lambda value: type(value) is str and value in names
+
+
+def _execute(
+    schema: Any, document: DocumentNode, request: GraphQLRequest, state: RequestState
+) -> ExecutionResult:
+    """Run the validated `document`: the fast path when its answer is clean, else graphql-core."""
+    run: dict[str, Any] = {
+        "root_value": state,
+        "context_value": state,
+        "operation_name": request.operation_name,
+        "field_resolver": _graphql_core_resolver,
+        "type_resolver": _moment_type,
     }
-
-
-def _root(view: ShopView) -> dict[str, Any]:
-    def order_by_gid(_info: Any, id: str) -> dict[str, Any] | None:
-        number = _gid_number(id, "Order")
-        order = view.order(number) if number is not None else None
-        return _order_node(view, order) if order else None
-
-    def customer_by_gid(_info: Any, id: str) -> dict[str, Any] | None:
-        number = _gid_number(id, "Customer")
-        index = None if number is None else number - CUSTOMER_ID_BASE
-        if index is None or not 0 <= index < view.customer_count():
-            return None
-        return _customer_node(customer(view.shop, index))
-
-    return {
-        "shop": lambda _info: _shop_node(view),
-        "order": order_by_gid,
-        "orders": lambda info, **args: _orders(view, info, **args),
-        "customer": customer_by_gid,
-        "customers": lambda info, **args: _customers(view, info, **args),
-    }
+    context = ExecutionContext.build(schema, document, raw_variable_values=request.variables, **run)
+    assert isinstance(context, ExecutionContext)
+    try:
+        return ExecutionResult(_FastExecution(context).data(state))
+    except Exception:  # graphql-core answers it, errors included
+        state.searches.clear()
+    result = execute(schema, document, variable_values=request.variables, **run)
+    assert not isinstance(result, Awaitable)
+    return result
 
 
 # --- query cost -------------------------------------------------------------------------------
@@ -808,112 +1136,140 @@ def _multiplier(count: int) -> int:
     return 0 if count <= 0 else max(1, math.floor(2 * math.log(count)))
 
 
-@dataclass(frozen=True)
+_REQUESTED = object()  # the value a walk over a query, not an answer, sees
+
+# Prices a value (an answer's data, or _REQUESTED); None stands for a price that is always 0.
+Pricer = Callable[[Any], float] | None
+
+
 class CostWalk:
     """Prices one operation: as requested (before it runs) or as answered (from its data).
 
     Requested cost counts `first` nodes per connection; actual cost counts the nodes returned
-    and charges nothing for objects that came back null.
+    and charges nothing for objects that came back null. The selection is compiled once into
+    pricers, one per selection, which leave out what always costs 0 (leaves, money) and
+    otherwise add up in the order the fields are selected.
     """
 
-    context: ExecutionContext
+    def __init__(self, context: ExecutionContext) -> None:
+        self.context = context
+        self._objects: dict[tuple[Any, ...], Pricer] = {}
+        self._root = self._selection(*_root_fields(context))
 
     def requested(self) -> int:
-        return round(self._selection(self._root(), self._root_fields(), _REQUESTED))
+        return round(self._root(_REQUESTED)) if self._root else 0
 
     def actual(self, data: dict[str, Any] | None) -> int:
-        return round(self._selection(self._root(), self._root_fields(), data))
+        return round(self._root(data)) if self._root else 0
 
-    def _root(self) -> GraphQLObjectType:
-        root = self.context.schema.query_type
-        assert root is not None
-        return root
+    def _selection(self, parent: GraphQLObjectType, fields: dict[str, list[FieldNode]]) -> Pricer:
+        """Cost of `fields` selected on `parent`: the sum of the fields' costs."""
+        priced: list[tuple[str, Callable[[Any], float]]] = []
+        for key, nodes in fields.items():
+            definition = parent.fields.get(nodes[0].name.value)
+            pricer = self._field(definition, nodes) if definition else None
+            if pricer is not None:
+                priced.append((key, pricer))
+        if not priced:
+            return None
 
-    def _root_fields(self) -> dict[str, list[FieldNode]]:
-        context = self.context
-        return collect_fields(
-            context.schema,
-            context.fragments,
-            context.variable_values,
-            self._root(),
-            context.operation.selection_set,
-        )
+        def price(value: Any) -> float:
+            if value is None:
+                return 0
+            if value is _REQUESTED:
+                return sum(pricer(value) for _, pricer in priced)
+            return sum(pricer(value.get(key)) for key, pricer in priced)
 
-    def _selection(
-        self, parent: GraphQLObjectType, fields: dict[str, list[FieldNode]], value: Any
-    ) -> float:
-        """Cost of `fields` selected on `parent`; `value` is the answer, or _REQUESTED."""
-        if value is None:
-            return 0
-        return sum(
-            self._field(parent, nodes, value if value is _REQUESTED else value.get(key))
-            for key, nodes in fields.items()
-            if nodes[0].name.value in parent.fields
-        )
+        return price
 
-    def _field(self, parent: GraphQLObjectType, nodes: list[FieldNode], value: Any) -> float:
-        definition = parent.fields[nodes[0].name.value]
+    def _field(self, definition: Any, nodes: list[FieldNode]) -> Pricer:
         named = get_named_type(definition.type)
-        if is_leaf_type(named) or value is None:
-            return 0
+        if is_leaf_type(named):
+            return None
         if named.name.endswith("Connection"):
-            return self._connection(named, nodes, self._first(definition, nodes), value)
-        if not is_list_type(get_nullable_type(definition.type)):
-            return self._object(named, nodes, value)
-        if value is _REQUESTED:
-            return _multiplier(self._first(definition, nodes)) * self._object(named, nodes, value)
-        return _multiplier(len(value)) * _mean([self._object(named, nodes, v) for v in value])
+            connection = self._connection(named, nodes, self._first(definition, nodes))
+            return lambda value: 0 if value is None else connection(value)
+        item = self._object(named, nodes)
+        if item is None or not is_list_type(get_nullable_type(definition.type)):
+            return item
+        first = self._first(definition, nodes)
+
+        def price_list(value: Any) -> float:
+            if value is None:
+                return 0
+            if value is _REQUESTED:
+                return _multiplier(first) * item(value)
+            return _multiplier(len(value)) * _mean([item(each) for each in value])
+
+        return price_list
 
     def _first(self, definition: Any, nodes: list[FieldNode]) -> int:
         args = get_argument_values(definition, nodes[0], self.context.variable_values)
         return args.get("first") or 1
 
-    def _object(self, named: GraphQLNamedType, nodes: list[FieldNode], value: Any) -> float:
-        if value is None:
-            return 0
+    def _object(self, named: GraphQLNamedType, nodes: list[FieldNode]) -> Pricer:
+        """1 for the object (0 for money and page info) + the dearest reading of its selection."""
+        memo_key = (named.name, *map(id, nodes))
+        if memo_key in self._objects:
+            return self._objects[memo_key]
         own = 0 if named.name in FREE_OBJECTS else 1
-        return own + max(
-            self._selection(runtime, self.context.collect_subfields(runtime, nodes), value)
+        selections = [
+            self._selection(runtime, self.context.collect_subfields(runtime, nodes))
             for runtime in self._runtime_types(named)
-        )
+        ]
+        pricer: Pricer = None
+        if own or any(selections):
+
+            def pricer(value: Any) -> float:
+                if value is None:
+                    return 0
+                return own + max(selection(value) if selection else 0 for selection in selections)
+
+        self._objects[memo_key] = pricer
+        return pricer
 
     def _connection(
-        self, named: GraphQLNamedType, nodes: list[FieldNode], first: int, value: Any
-    ) -> float:
+        self, named: GraphQLNamedType, nodes: list[FieldNode], first: int
+    ) -> Callable[[Any], float]:
         """2 + m(nodes) x the cost of one node, however it is reached (edges.node or nodes)."""
         assert isinstance(named, GraphQLObjectType)
         node_type = get_named_type(named.fields["nodes"].type)
         edge_type = get_named_type(named.fields["edges"].type)
         assert isinstance(edge_type, GraphQLObjectType)
-        paths: list[tuple[str, str | None, list[FieldNode]]] = []
+        paths: list[tuple[str, str | None, Pricer]] = []
         for key, part in self.context.collect_subfields(named, nodes).items():
             if part[0].name.value == "nodes":
-                paths.append((key, None, part))
+                paths.append((key, None, self._object(node_type, part)))
             elif part[0].name.value == "edges":
                 inner = self.context.collect_subfields(edge_type, part)
-                paths += [(key, k, n) for k, n in inner.items() if n[0].name.value == "node"]
+                paths += [
+                    (key, k, self._object(node_type, n))
+                    for k, n in inner.items()
+                    if n[0].name.value == "node"
+                ]
+        priced = [(key, edge_key, pricer) for key, edge_key, pricer in paths if pricer]
 
-        def node_cost(index: int | None) -> float:
+        def node_cost(value: Any, index: int | None) -> float:
             total = 0.0
-            for key, edge_key, part in paths:
+            for key, edge_key, pricer in priced:
                 item = _REQUESTED if index is None else value[key][index]
                 node = item[edge_key] if edge_key and item is not _REQUESTED else item
-                total += self._object(node_type, part, node)
+                total += pricer(node)
             return total
 
-        if value is _REQUESTED:
-            return 2 + _multiplier(first) * node_cost(None)
-        count = len(value[paths[0][0]]) if paths else 0
-        return 2 + _multiplier(count) * _mean([node_cost(index) for index in range(count)])
+        def price(value: Any) -> float:
+            if value is _REQUESTED:
+                return 2 + _multiplier(first) * node_cost(value, None)
+            count = len(value[paths[0][0]]) if paths else 0
+            return 2 + _multiplier(count) * _mean([node_cost(value, i) for i in range(count)])
+
+        return price
 
     def _runtime_types(self, named: GraphQLNamedType) -> Sequence[GraphQLObjectType]:
         if is_abstract_type(named):
             return self.context.schema.get_possible_types(named)  # type: ignore[arg-type]
         assert isinstance(named, GraphQLObjectType)
         return (named,)
-
-
-_REQUESTED = object()  # the value a walk over a query, not an answer, sees
 
 
 def _mean(values: list[float]) -> float:
@@ -1129,19 +1485,41 @@ class GraphQLRequest:
     operation_name: str | None
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """A query as parsed and validated: its error entries, or the documents to price and to run
+    (the one run has the drift field when the schema drifts). Shared: read, never change."""
+
+    errors: tuple[dict[str, Any], ...] = ()
+    document: DocumentNode | None = None
+    executed: DocumentNode | None = None
+
+
+@lru_cache(maxsize=256)
+def _checked(query: str, drifting: bool) -> _Checked:
+    """Parse and validate `query` once per text: clients page with the same few queries."""
+    try:
+        document = parse(query)
+    except GraphQLSyntaxError as error:
+        return _Checked(errors=(_syntax_error(error),))
+    invalid = validate(DRIFT_SCHEMA if drifting else SCHEMA, document)
+    if invalid:
+        return _Checked(errors=tuple(_error_entry(error) for error in invalid))
+    return _Checked(
+        document=document, executed=_with_drift_field(document) if drifting else document
+    )
+
+
 def _answer(view: ShopView, request: GraphQLRequest, fault: Fault | None) -> dict[str, Any]:
     """Validate, price, admit and run one GraphQL request; the JSON body to send back."""
     schema = DRIFT_SCHEMA if view.drifting else SCHEMA
-    try:
-        document = parse(request.query)
-    except GraphQLSyntaxError as error:
-        return {"errors": [_syntax_error(error)]}
-    invalid = validate(schema, document)
-    if invalid:
-        return {"errors": [_error_entry(error) for error in invalid]}
+    checked = _checked(request.query, view.drifting)
+    if checked.errors:
+        return {"errors": list(checked.errors)}
+    assert checked.document is not None and checked.executed is not None
     context = ExecutionContext.build(
         schema,
-        document,
+        checked.document,
         raw_variable_values=request.variables,
         operation_name=request.operation_name,
     )
@@ -1158,16 +1536,8 @@ def _answer(view: ShopView, request: GraphQLRequest, fault: Fault | None) -> dic
     admitted, available = THROTTLE.spend(tenant_id, requested)
     if not admitted:
         return _throttled(requested, available)
-    state = RequestState()
-    result = execute(
-        schema,
-        _with_drift_field(document) if view.drifting else document,
-        root_value=_root(view),
-        context_value=state,
-        variable_values=request.variables,
-        operation_name=request.operation_name,
-    )
-    assert not isinstance(result, Awaitable)
+    state = RequestState(view)
+    result = _execute(schema, checked.executed, request, state)
     actual = walk.actual(result.data)
     available = THROTTLE.refund(tenant_id, requested - actual)
     body: dict[str, Any] = {}

@@ -105,13 +105,14 @@ def _conversions(
     revenue: dict[tuple[str, str, str], Decimal] = {}
     if SourceName.SHOPIFY in tenant.sources:
         shop = shop_of(tenant)
-        exponent = minor_unit_exponent(shop.currency)
+        subtotals: dict[tuple[str, str, str], list[int]] = {}
         for order in day_orders(shop, ad_accounts, day):
-            key = _session_key(order.visits[-1]) if order.visits else NOT_SET
+            last = order.last_visit
+            key = _session_key(last) if last else NOT_SET
             events[key] = events.get(key, 0) + 1
-            value = Decimal(order.gross - order.discount).scaleb(-exponent)
-            value = convert(value, shop.currency, tenant.reporting_currency, day_date(day))
-            revenue[key] = revenue.get(key, Decimal(0)) + value
+            subtotals.setdefault(key, []).append(order.subtotal)
+        for key, amounts in subtotals.items():
+            revenue[key] = _revenue(amounts, shop.currency, tenant.reporting_currency, day)
     elif SourceName.STRIPE in tenant.sources:
         paid = [
             (account, int(index))
@@ -125,6 +126,20 @@ def _conversions(
             key = _signup_key(tenant, paid, subscription.id)
             events[key] = events.get(key, 0) + 1
     return events, {k: v.quantize(Decimal("0.01"), ROUND_HALF_EVEN) for k, v in revenue.items()}
+
+
+def _revenue(subtotals: list[int], currency: str, reporting_currency: str, day: int) -> Decimal:
+    """The sum of order subtotals (minor units of `currency`) in the reporting currency, each
+    order converted at the day's rate; without conversion, the exact sum of the minor units."""
+    exponent = minor_unit_exponent(currency)
+    if currency == reporting_currency:
+        return Decimal(sum(subtotals)).scaleb(-exponent)
+    calendar_day = day_date(day)
+    total = Decimal(0)
+    for minor in subtotals:
+        value = Decimal(minor).scaleb(-exponent)
+        total += convert(value, currency, reporting_currency, calendar_day)
+    return total
 
 
 def _session_key(visit: Visit) -> tuple[str, str, str]:

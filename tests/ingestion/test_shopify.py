@@ -58,6 +58,7 @@ class DayTotals:
 @pytest.fixture(autouse=True)
 def clean_sandbox(sandbox: SandboxServer) -> Iterator[None]:
     """A full cost bucket, no faults and the fixed clock, before and after each test."""
+    sandbox.faults.clear()
     reset_throttle()
     yield
     sandbox.faults.clear()
