@@ -96,14 +96,24 @@
 {% macro round_money(amount, currency_code) %}
     {#-
         `amount` rounded half-even (as the ECB and the sandbox's truth round) to the minor unit of
-        `currency_code`: cents, whole yen. DuckDB wants a constant precision, hence the CASE.
+        `currency_code`: cents, whole yen. Looks the exponent up per row; a large model that
+        already joins `currencies` should call round_money_to_exponent with its column instead.
+    -#}
+    {{ round_money_to_exponent(amount, "(
+            select money_macro_currency.minor_unit_exponent
+            from " ~ ref('currencies') ~ " as money_macro_currency
+            where money_macro_currency.currency_code = upper(" ~ currency_code ~ ")
+        )") }}
+{%- endmacro %}
+
+
+{% macro round_money_to_exponent(amount, minor_unit_exponent) %}
+    {#-
+        `amount` rounded half-even to `minor_unit_exponent` decimals (0-3, an expression such as
+        currencies.minor_unit_exponent). DuckDB wants a constant precision, hence the CASE.
     -#}
     cast(
-        case (
-            select money_macro_currency.minor_unit_exponent
-            from {{ ref('currencies') }} as money_macro_currency
-            where money_macro_currency.currency_code = upper({{ currency_code }})
-        )
+        case {{ minor_unit_exponent }}
             {%- for exponent in range(0, 4) %}
             when {{ exponent }} then round_even(cast({{ amount }} as {{ money_type() }}), {{ exponent }})
             {%- endfor %}
